@@ -52,3 +52,10 @@ func Finite(a []float32) bool {
 	}
 	return true
 }
+
+// Hit is one search result: an internal id and its score (for unit vectors
+// the inner product, i.e. cosine similarity; higher is better).
+type Hit struct {
+	ID    uint32
+	Score float32
+}
