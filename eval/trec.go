@@ -42,9 +42,8 @@ func WriteTREC(w io.Writer, run Run, tag string) error {
 	return bw.Flush()
 }
 
-func isSpace(r rune) bool {
-	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f'
-}
+// isSpace matches strings.Fields, which ReadTREC splits lines with.
+func isSpace(r rune) bool { return unicode.IsSpace(r) }
 
 // ReadTREC reads a TREC run file (six white-space separated fields per line;
 // the rank and tag are ignored, as trec_eval ignores them). Errors name the
