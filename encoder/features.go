@@ -213,17 +213,18 @@ func (s *featScratch) reset(capacity int) {
 	for size < 2*capacity {
 		size <<= 1
 	}
-	if len(s.keys) < size {
+	full := s.keys[:cap(s.keys)]
+	for _, slot := range s.order {
+		full[slot] = 0
+	}
+	s.order = s.order[:0]
+	if cap(s.keys) < size {
 		s.keys = make([]uint32, size)
 		s.counts = make([]uint32, size)
 	} else {
-		s.keys = s.keys[:size]
+		s.keys = full[:size]
 		s.counts = s.counts[:size]
-		for _, slot := range s.order {
-			s.keys[slot] = 0
-		}
 	}
-	s.order = s.order[:0]
 }
 
 func (s *featScratch) add(key uint32) {
