@@ -177,7 +177,7 @@ func (l *InfoNCE) Eval(e, g *Emb) float64 {
 			logit[j] = math.Exp(logit[j] - mx) // now unnormalised prob
 			z += logit[j]
 		}
-		total += -(math.Log(logit[i]/z))
+		total += -(math.Log(logit[i] / z))
 		for j := 0; j < m; j++ {
 			p := logit[j] / z
 			if j == i {
