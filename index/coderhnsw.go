@@ -1,9 +1,11 @@
 package index
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand"
+	"slices"
 	"sync"
 
 	"github.com/coder/hnsw"
@@ -87,7 +89,8 @@ func (c *CoderHNSW) Len() int {
 }
 
 // Search asks the library for k plus the number of tombstones results at
-// efSearch = ef and returns the best k live ones. Scores are 1 - cosine
+// efSearch = ef and returns the best k live ones, sorted (the library
+// returns them unordered). Scores are 1 - cosine
 // distance, i.e. cosine similarity.
 func (c *CoderHNSW) Search(q []float32, k, ef int) ([]vec.Hit, error) {
 	ef, err := checkQuery(q, c.dim, k, ef, 20)
@@ -102,15 +105,13 @@ func (c *CoderHNSW) Search(q []float32, k, ef int) ([]vec.Hit, error) {
 	c.g.EfSearch = ef
 	dead := len(c.present) - c.live
 	nodes := c.g.Search(q, k+dead)
-	out := make([]vec.Hit, 0, k)
+	out := make([]vec.Hit, 0, len(nodes))
 	for _, n := range nodes {
-		if !c.present[n.Key] {
-			continue
-		}
-		out = append(out, vec.Hit{ID: n.Key, Score: 1 - hnsw.CosineDistance(q, n.Value)})
-		if len(out) == k {
-			break
+		if c.present[n.Key] {
+			out = append(out, vec.Hit{ID: n.Key, Score: 1 - hnsw.CosineDistance(q, n.Value)})
 		}
 	}
-	return out, nil
+	// The library does not return its results in order.
+	slices.SortStableFunc(out, func(a, b vec.Hit) int { return cmp.Compare(b.Score, a.Score) })
+	return out[:min(k, len(out))], nil
 }

@@ -271,4 +271,3 @@ func DecodeHNSW(data []byte) (*HNSW, error) {
 	h.entry, h.top = entry, top
 	return h, nil
 }
-
