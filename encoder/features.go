@@ -4,8 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
-	"unicode/utf8"
+		"unicode/utf8"
 )
 
 // Feature families. The family tag is hashed with the feature's bytes, so
@@ -204,6 +203,7 @@ type featScratch struct {
 	counts []uint32
 	order  []int32 // occupied slots in insertion order
 	packed []uint64
+	tmp    []uint64
 	runes  []int32 // byte offsets of rune starts in the marked word
 	marked []byte
 }
@@ -304,7 +304,7 @@ func (f *Featurizer) featurize(text string, dst *Features, s *featScratch) {
 		}
 		s.packed = append(s.packed, uint64(id)<<32|uint64(math.Float32bits(w)))
 	}
-	slices.Sort(s.packed)
+	s.sortByID()
 	var norm float64
 	for i := 0; i < len(s.packed); {
 		id := uint32(s.packed[i] >> 32)
@@ -359,5 +359,51 @@ func (f *Featurizer) charGrams(state uint64, term []byte, s *featScratch) {
 				s.add(f.key(h, famChar))
 			}
 		}
+	}
+}
+
+// sortByID sorts s.packed by its high 32 bits (the bucket id, < 2^24) with
+// a two-pass LSD radix sort on 12-bit digits: linear, unlike a comparison
+// sort, which was a third of featurizing time on SciFact.
+func (s *featScratch) sortByID() {
+	n := len(s.packed)
+	if n < 64 {
+		insertionSort(s.packed)
+		return
+	}
+	if cap(s.tmp) < n {
+		s.tmp = make([]uint64, n)
+	}
+	src, dst := s.packed, s.tmp[:n]
+	var count [1 << 12]int32
+	for pass := 0; pass < 2; pass++ {
+		shift := 32 + 12*pass
+		clear(count[:])
+		for _, v := range src {
+			count[(v>>shift)&0xfff]++
+		}
+		var sum int32
+		for i, c := range count {
+			count[i] = sum
+			sum += c
+		}
+		for _, v := range src {
+			d := (v >> shift) & 0xfff
+			dst[count[d]] = v
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	// Two passes: the result is back in s.packed.
+}
+
+func insertionSort(a []uint64) {
+	for i := 1; i < len(a); i++ {
+		v := a[i]
+		j := i
+		for ; j > 0 && a[j-1]>>32 > v>>32; j-- {
+			a[j] = a[j-1]
+		}
+		a[j] = v
 	}
 }

@@ -27,6 +27,9 @@ type tokenizer struct {
 
 // singleRune reports runes that form a token by themselves.
 func singleRune(r rune) bool {
+	if r < 0xA0 {
+		return false
+	}
 	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana) || unicode.Is(unicode.So, r)
 }
 
@@ -57,6 +60,9 @@ func (tk *tokenizer) tokenize(text string, maxTokens int) {
 		switch {
 		case r >= 0 && wordRune(r) && !singleRune(r):
 			if start < 0 {
+				if r >= utf8.RuneSelf && unicode.IsMark(r) {
+					break // a mark with no word before it (e.g. an emoji's variation selector)
+				}
 				start = i
 			}
 		default:
@@ -150,6 +156,7 @@ func appendNormalized(dst []byte, s string) []byte {
 //     (emoji and the like), is a token on its own;
 //   - everything else — spaces, punctuation, control characters, NUL and
 //     invalid UTF-8 bytes — separates tokens and is dropped;
+//   - a combining mark that does not follow a letter or digit is dropped;
 //   - each token is NFKC-normalised and lower-cased.
 //
 // At most maxTokens tokens are returned (0: no limit). Tokenize allocates;
