@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-		"unicode/utf8"
+	"unicode/utf8"
 )
 
 // Feature families. The family tag is hashed with the feature's bytes, so
