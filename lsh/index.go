@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -300,12 +299,13 @@ func (x *Index) mergeLocked() {
 	}
 	l := x.l
 	add := make([]uint32, n-x.nFrozen)
+	var rs radixScratch
 	for t := range l {
 		for i := range add {
 			add[i] = uint32(x.nFrozen + i)
 		}
 		// Slots ascend already, so a stable sort by key orders by (key, slot).
-		sort.SliceStable(add, func(a, b int) bool { return x.sigs[int(add[a])*l+t] < x.sigs[int(add[b])*l+t] })
+		rs.sort(add, func(s uint32) uint64 { return x.sigs[int(s)*l+t] }, x.k)
 		old := x.frozen[t]
 		merged := make([]uint32, 0, len(old)+len(add))
 		i, j := 0, 0
@@ -515,7 +515,7 @@ func (x *Index) Query(dst []uint32, q []float32, probes int) ([]uint32, error) {
 	return dst, nil
 }
 
-// Search returns the k vectors most similar to q among the LSH candidates,
+// Search returns the k (> 0) vectors most similar to q among the LSH candidates,
 // best first (ties by smaller id), scored by exact cosine (q is normalised).
 // ef > 0 sets the number of buckets probed per table (1 = the home bucket
 // only, ef-1 extra probes); ef <= 0 uses 1+Options.Probes.
@@ -524,7 +524,7 @@ func (x *Index) Search(q []float32, k, ef int) ([]vec.Hit, error) {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	if k <= 0 {
-		return nil, nil
+		return nil, fmt.Errorf("search: %w (got %d)", ErrBadK, k)
 	}
 	probes := x.probes
 	if ef > 0 {
@@ -602,5 +602,50 @@ func (h hitHeap) down(i int) {
 		}
 		h[i], h[m] = h[m], h[i]
 		i = m
+	}
+}
+
+// radixScratch sorts slots stably by a key of k bits with an LSD radix sort
+// over 8-bit digits (ceil(k/8) passes of O(n)).
+type radixScratch struct {
+	keys, keys2 []uint64
+	tmp         []uint32
+}
+
+func (r *radixScratch) sort(slots []uint32, key func(uint32) uint64, k int) {
+	n := len(slots)
+	if n < 2 {
+		return
+	}
+	if cap(r.keys) < n {
+		r.keys = make([]uint64, n)
+		r.keys2 = make([]uint64, n)
+		r.tmp = make([]uint32, n)
+	}
+	keys, keys2, tmp := r.keys[:n], r.keys2[:n], r.tmp[:n]
+	for i, s := range slots {
+		keys[i] = key(s)
+	}
+	src, dst := slots, tmp
+	for shift := 0; shift < k; shift += 8 {
+		var count [257]int
+		for _, kv := range keys {
+			count[(kv>>uint(shift))&0xff+1]++
+		}
+		for i := 1; i < 257; i++ {
+			count[i] += count[i-1]
+		}
+		for i, kv := range keys {
+			d := (kv >> uint(shift)) & 0xff
+			j := count[d]
+			count[d]++
+			dst[j] = src[i]
+			keys2[j] = kv
+		}
+		src, dst = dst, src
+		keys, keys2 = keys2, keys
+	}
+	if &src[0] != &slots[0] {
+		copy(slots, src)
 	}
 }

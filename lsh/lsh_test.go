@@ -601,3 +601,31 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestRadixSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, k := range []int{1, 7, 8, 13, 33, 64} {
+		for _, n := range []int{0, 1, 5, 1000} {
+			keys := make([]uint64, n)
+			mask := ^uint64(0)
+			if k < 64 {
+				mask = 1<<k - 1
+			}
+			for i := range keys {
+				keys[i] = rng.Uint64() & mask & (uint64(rng.IntN(4)) * mask / 3) // many ties
+			}
+			slots := make([]uint32, n)
+			for i := range slots {
+				slots[i] = uint32(i)
+			}
+			var rs radixScratch
+			rs.sort(slots, func(s uint32) uint64 { return keys[s] }, k)
+			for i := 1; i < n; i++ {
+				a, b := slots[i-1], slots[i]
+				if keys[a] > keys[b] || (keys[a] == keys[b] && a >= b) {
+					t.Fatalf("k=%d n=%d: not sorted stably at %d", k, n, i)
+				}
+			}
+		}
+	}
+}

@@ -14,6 +14,8 @@ var (
 	ErrNotFinite = errors.New("lsh: vector has NaN or Inf")
 	// ErrNotFound reports an id that is not in the index.
 	ErrNotFound = errors.New("lsh: id not found")
+	// ErrBadK reports k <= 0 in Search.
+	ErrBadK = errors.New("lsh: k must be positive")
 	// ErrNoVector reports that Options.Source returned no vector (or one of the
 	// wrong length) for a live id.
 	ErrNoVector = errors.New("lsh: source returned no vector")
