@@ -151,6 +151,18 @@ func (h *HNSW) Tombstones() int {
 	return h.tombstones
 }
 
+// MemoryBytes returns the bytes held by the graph's arrays (vectors,
+// links, levels and flags; not the per-search scratch).
+func (h *HNSW) MemoryBytes() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 4*cap(h.vecs) + 4*cap(h.links0) + cap(h.levels) + cap(h.deleted) + 24*cap(h.upper)
+	for _, u := range h.upper {
+		n += 4 * cap(u)
+	}
+	return n
+}
+
 // Contains reports whether id is live.
 func (h *HNSW) Contains(id uint32) bool {
 	h.mu.RLock()
