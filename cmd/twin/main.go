@@ -85,7 +85,7 @@ func main() {
 		if errors.Is(err, context.Canceled) {
 			msg = "interrupted"
 		}
-		fmt.Fprintln(os.Stderr, "twin: "+strings.TrimSpace(msg))
+		fmt.Fprintln(os.Stderr, "twin: "+strings.ReplaceAll(strings.TrimSpace(msg), "\n", "; "))
 		os.Exit(exitCode(err))
 	}
 }

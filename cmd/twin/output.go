@@ -10,6 +10,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // printJSON writes v as indented JSON to w.
@@ -51,9 +52,9 @@ func (t *table) flush() error { return t.tw.Flush() }
 
 // newProgress returns a progress bar on stderr for total items (-1 when
 // unknown), or a silent one with --quiet or when stderr is not a terminal
-// and --log-level is above info.
+// (set TWIN_PROGRESS=1 to force it on).
 func newProgress(total int64, what string) *progressbar.ProgressBar {
-	if globals.quiet {
+	if globals.quiet || (!term.IsTerminal(int(os.Stderr.Fd())) && os.Getenv("TWIN_PROGRESS") != "1") {
 		return progressbar.DefaultSilent(total, what)
 	}
 	return progressbar.NewOptions64(total,
