@@ -177,6 +177,9 @@ func DecodeHNSW(data []byte) (*HNSW, error) {
 	if opt.M < 2 || opt.EfConstruction <= 0 || opt.EfSearch <= 0 || opt.Validate() != nil || math.IsNaN(opt.CompactRatio) {
 		return nil, corruptf("options %+v", opt)
 	}
+	if top < 0 && entry != 0 {
+		return nil, corruptf("entry %d in a graph without nodes", entry)
+	}
 	if !r.need(2 * n) {
 		return nil, r.err
 	}
