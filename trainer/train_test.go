@@ -143,8 +143,6 @@ func TestTrainBadInput(t *testing.T) {
 	}
 }
 
-
-
 func TestTrainStopsOnNaN(t *testing.T) {
 	bl := newBilingual(1, 10)
 	train, _ := bl.data(2, 64, 5)

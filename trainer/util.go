@@ -20,4 +20,3 @@ func saveImage(path string, img *vgimg.Canvas) error {
 		return err
 	})
 }
-
