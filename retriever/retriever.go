@@ -228,25 +228,7 @@ func (r *Retriever) resolve(s Settings, k int) Settings {
 			s.Mode = Dense
 		}
 	}
-	if s.Fusion == "" {
-		s.Fusion = FusionRRF
-	}
-	if s.Shape == "" {
-		s.Shape = ShapeUnion
-	}
-	if s.RRFK == 0 {
-		s.RRFK = 60
-	}
-	if s.Norm == "" {
-		s.Norm = MinMax
-	}
-	if s.Alpha == nil {
-		a := DefaultAlpha
-		s.Alpha = &a
-	}
-	if s.KPrime == 0 {
-		s.KPrime = 100
-	}
+	s = resolveStatic(s)
 	s.KPrime = max(s.KPrime, k)
 	if s.Ef != 0 {
 		s.Ef = max(s.Ef, s.KPrime)
@@ -360,33 +342,103 @@ func (r *Retriever) search(ctx context.Context, query string, qv []float32, k in
 		}
 		res.Hits = Single(l)
 	case Hybrid:
-		if r.src.Lexical == nil {
-			return nil, fmt.Errorf("%w: hybrid mode needs the collection's BM25 index", ErrNoSource)
-		}
-		d, err := r.dense(ctx, query, qv, s.KPrime, s)
+		c, err := r.candidates(ctx, query, qv, s, s.Shape)
 		if err != nil {
 			return nil, err
 		}
-		var lx List
-		if s.Shape == ShapeRerank {
-			lx, err = r.rescore(ctx, query, d)
-		} else {
-			lx, err = r.lexical(ctx, query, s.KPrime)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if s.Fusion == FusionWeighted {
-			a := s.AlphaValue()
-			res.Hits = Weighted([]List{d, lx}, []float64{a, 1 - a}, s.Norm)
-		} else {
-			res.Hits = RRF([]List{d, lx}, s.RRFK)
-		}
+		res.Hits = FuseCandidates(c, s)
 	}
 	if len(res.Hits) > k {
 		res.Hits = res.Hits[:k]
 	}
 	return res, nil
+}
+
+// Candidates are the raw per-source lists of one query, before fusion.
+type Candidates struct {
+	Dense List // dense top k'
+	BM25  List // BM25 top k' (union shape)
+	// Rescored are the BM25 scores of the Dense candidates (rerank shape),
+	// best first, those matching no query term left out.
+	Rescored List
+}
+
+// Candidates returns every source list of a query at s.KPrime (defaults
+// resolved for k), for fusing many settings offline (Tune). qv may be nil
+// to encode query with the query tower.
+func (r *Retriever) Candidates(ctx context.Context, query string, qv []float32, k int, s Settings) (Candidates, error) {
+	if err := s.Validate(); err != nil {
+		return Candidates{}, err
+	}
+	query, _, err := CleanQuery(query)
+	if err != nil {
+		return Candidates{}, err
+	}
+	s = r.resolve(s, k)
+	return r.candidates(ctx, query, qv, s, "")
+}
+
+// candidates fetches the lists a shape needs ("" = both shapes).
+func (r *Retriever) candidates(ctx context.Context, query string, qv []float32, s Settings, shape string) (Candidates, error) {
+	var c Candidates
+	if r.src.Lexical == nil {
+		return c, fmt.Errorf("%w: hybrid mode needs the collection's BM25 index", ErrNoSource)
+	}
+	var err error
+	if c.Dense, err = r.dense(ctx, query, qv, s.KPrime, s); err != nil {
+		return c, err
+	}
+	if shape != ShapeUnion {
+		if c.Rescored, err = r.rescore(ctx, query, c.Dense); err != nil {
+			return c, err
+		}
+	}
+	if shape != ShapeRerank {
+		if c.BM25, err = r.lexical(ctx, query, s.KPrime); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// FuseCandidates fuses c by s (defaults must be resolved; Shape, Fusion,
+// RRFK, Alpha, Norm and KPrime are used): lists are first cut to s.KPrime.
+// Pure; the result is every fused candidate, best first.
+func FuseCandidates(c Candidates, s Settings) []Hit {
+	d := truncate(c.Dense, s.KPrime)
+	var lx List
+	if s.Shape == ShapeRerank {
+		in := make(map[string]bool, len(d.Hits))
+		for _, h := range d.Hits {
+			in[h.DocID] = true
+		}
+		lx = List{Source: c.Rescored.Source}
+		for _, h := range c.Rescored.Hits {
+			if in[h.DocID] {
+				lx.Hits = append(lx.Hits, h)
+			}
+		}
+	} else {
+		lx = truncate(c.BM25, s.KPrime)
+	}
+	if lx.Source == "" {
+		lx.Source = string(BM25)
+	}
+	if d.Source == "" {
+		d.Source = string(Dense)
+	}
+	if s.Fusion == FusionWeighted {
+		a := s.AlphaValue()
+		return Weighted([]List{d, lx}, []float64{a, 1 - a}, s.Norm)
+	}
+	return RRF([]List{d, lx}, s.RRFK)
+}
+
+func truncate(l List, k int) List {
+	if k > 0 && len(l.Hits) > k {
+		l.Hits = l.Hits[:k]
+	}
+	return l
 }
 
 func (r *Retriever) lexical(ctx context.Context, query string, k int) (List, error) {

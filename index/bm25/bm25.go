@@ -46,6 +46,8 @@ var (
 	ErrClosed = errors.New("bm25: index closed")
 	// ErrBadOptions reports invalid Options.
 	ErrBadOptions = errors.New("bm25: bad options")
+	// ErrNotExist reports a directory without a BM25 index (Options.NoCreate).
+	ErrNotExist = errors.New("bm25: no index")
 )
 
 // Options configure an index. The zero value is the default.
@@ -67,6 +69,9 @@ type Options struct {
 	Analyzer string
 	// BatchSize is the number of documents per bleve batch; 0 means 2000.
 	BatchSize int
+	// NoCreate makes Open fail with ErrNotExist instead of creating an
+	// index when dir holds none (for readers such as twin search).
+	NoCreate bool
 }
 
 // DefaultK1 and DefaultB are the BM25 parameters of the zero Options.
@@ -178,6 +183,9 @@ func Open(dir string, opt Options) (*Index, error) {
 			return nil, fmt.Errorf("bm25: %s: unsupported format version %d (this build reads %d)", dir, got, formatVersion)
 		}
 	} else {
+		if opt.NoCreate {
+			return nil, fmt.Errorf("%w in %s", ErrNotExist, dir)
+		}
 		if opt.Analyzer == "" {
 			opt.Analyzer = "en"
 		}

@@ -2,10 +2,10 @@ package bm25
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -270,6 +270,7 @@ func TestReopen(t *testing.T) {
 	if _, err := Open("", Options{Analyzer: "klingon"}); err == nil {
 		t.Fatal("unknown analyzer: want error")
 	}
-	// a directory that is some other bleve index is refused
-	os.WriteFile(filepath.Join(t.TempDir(), "x"), nil, 0o644)
+	if _, err := Open(filepath.Join(t.TempDir(), "none"), Options{NoCreate: true}); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("NoCreate on a missing index: %v", err)
+	}
 }
