@@ -8,9 +8,9 @@ import (
 )
 
 func TestTunePicksTheInformativeSource(t *testing.T) {
-	// Dense ranks the relevant doc first; BM25 ranks junk "a..." first and
+	// Dense ranks the relevant doc first; BM25 ranks junk "z..." first and
 	// never finds it. Weighted fusion with alpha > 0.5 is perfect; RRF ties
-	// the two rank-1 docs and the junk id sorts first.
+	// the two rank-1 docs and eval breaks ties by doc id descending (trec_eval), so the junk "z..." wins.
 	var qs []TuneQuery
 	qrels := eval.Qrels{}
 	for i := 0; i < 20; i++ {
@@ -18,7 +18,7 @@ func TestTunePicksTheInformativeSource(t *testing.T) {
 		rel := fmt.Sprintf("r%d", i)
 		qrels[q] = map[string]int{rel: 1}
 		d := List{Source: "dense", Hits: []Scored{{rel, 0.9}, {"x1", 0.5}, {"x2", 0.4}}}
-		b := List{Source: "bm25", Hits: []Scored{{"a" + q, 20}, {"x2", 10}}}
+		b := List{Source: "bm25", Hits: []Scored{{"z" + q, 20}, {"x2", 10}}}
 		qs = append(qs, TuneQuery{QID: q, Cand: Candidates{Dense: d, BM25: b, Rescored: List{Source: "bm25", Hits: []Scored{{"x2", 10}}}}})
 	}
 	res, err := Tune(qs, qrels, Grid(200))
