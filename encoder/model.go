@@ -345,8 +345,14 @@ var (
 func (tw *Tower) Bag(f *Features, dst []float32) {
 	dim := len(dst)
 	clear(dst)
-	for j, id := range f.Idx {
-		axpy(dst, tw.Emb[int(id)*dim:int(id+1)*dim], f.Val[j])
+	row := func(id uint32) []float32 { return tw.Emb[int(id)*dim : int(id+1)*dim] }
+	j := 0
+	for ; j+4 <= len(f.Idx); j += 4 {
+		ids, v := f.Idx[j:j+4:j+4], f.Val[j:j+4:j+4]
+		axpy4(dst, row(ids[0]), row(ids[1]), row(ids[2]), row(ids[3]), v[0], v[1], v[2], v[3])
+	}
+	for ; j < len(f.Idx); j++ {
+		axpy(dst, row(f.Idx[j]), f.Val[j])
 	}
 }
 
@@ -454,4 +460,15 @@ func (m *Model) EncodeBatch(ctx context.Context, t TowerKind, texts []string, ds
 		})
 	}
 	return g.Wait()
+}
+
+// axpy4 computes dst += a0*x0 + a1*x1 + a2*x2 + a3*x3: four rows in one
+// pass, so four memory streams are in flight and dst is loaded and stored
+// once instead of four times.
+func axpy4(dst, x0, x1, x2, x3 []float32, a0, a1, a2, a3 float32) {
+	n := len(dst)
+	x0, x1, x2, x3 = x0[:n], x1[:n], x2[:n], x3[:n]
+	for i := 0; i < n; i++ {
+		dst[i] += a0*x0[i] + a1*x1[i] + a2*x2[i] + a3*x3[i]
+	}
 }
