@@ -91,8 +91,19 @@ func (n *net) forward(t *trace) {
 	d := n.bagDim
 	h0 := t.h[0]
 	clear(h0)
-	for j, id := range t.feat.Idx {
-		axpy32(t.feat.Val[j], emb[int(id)*d:int(id+1)*d], h0)
+	if useAVX2 && d%32 == 0 {
+		// Bounds: every id < buckets is checked by newNet's table size and the
+		// featurizer's mask; check anyway, the kernel does not.
+		for _, id := range t.feat.Idx {
+			if int(id) >= n.buckets {
+				panic("trainer: feature id outside the embedding table")
+			}
+		}
+		bagAVX2(h0, emb, t.feat.Idx, t.feat.Val[:len(t.feat.Idx)])
+	} else {
+		for j, id := range t.feat.Idx {
+			axpy32(t.feat.Val[j], emb[int(id)*d:int(id+1)*d], h0)
+		}
 	}
 	ls := n.layers[t.side]
 	for l, k := range ls[:len(ls)-1] {
@@ -234,6 +245,10 @@ func (n *net) backward(t *trace, gOut []float32, g *grads) {
 func axpy32(a float32, x, y []float32) {
 	x = x[:len(y)]
 	i := 0
+	if useAVX2 && len(y) >= 8 {
+		axpyAVX2(a, x, y)
+		i = len(y) &^ 7
+	}
 	for ; i+8 <= len(y); i += 8 {
 		d, s := y[i:i+8:i+8], x[i:i+8:i+8]
 		d[0] += a * s[0]

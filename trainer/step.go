@@ -53,8 +53,23 @@ type hyper struct {
 	gradNorm    float64
 }
 
+// adamConst are the constants of one AdamW update (layout used by adamAVX2).
+type adamConst struct {
+	sc, b1, ob1, b2, ob2, invC2, eps, decay, step float32
+}
+
 // adamUpdate applies one AdamW update to w with gradient g (times scale).
 func adamUpdate(w, g, m, v []float32, lr, wd float64, h *hyper) {
+	if useAVX2 && len(g) >= 8 {
+		c := adamConst{sc: h.scale, b1: float32(h.b1), ob1: float32(1 - h.b1), b2: float32(h.b2), ob2: float32(1 - h.b2),
+			invC2: float32(1 / h.c2), eps: float32(h.eps), decay: float32(1 - lr*wd), step: float32(lr / h.c1)}
+		adamAVX2(w, g, m, v, &c)
+		k := len(g) &^ 7
+		if k == len(g) {
+			return
+		}
+		w, g, m, v = w[k:], g[k:], m[k:], v[k:]
+	}
 	b1, b2 := float32(h.b1), float32(h.b2)
 	ob1, ob2 := 1-b1, 1-b2
 	stepSize := float32(lr / h.c1)
@@ -75,10 +90,73 @@ func adamUpdate(w, g, m, v []float32, lr, wd float64, h *hyper) {
 }
 
 // sparseGrad gathers the embedding-row gradients of one table for a batch.
+// Row gradients are not materialised (for a batch of 256 SciFact crop pairs
+// they would be ~45 MB): the occurrences (text, weight) of each touched row
+// are sorted by row, and rowGrad sums them on demand from the texts'
+// bag gradients, which stay in cache. The clipping norm pass and the
+// update pass each call it once per row.
 type sparseGrad struct {
-	slot []int32  // bucket -> row slot this step, -1 when untouched
-	rows []uint32 // touched buckets in slot order
-	g    []float32
+	slot  []int32  // bucket -> row slot this step, -1 when untouched
+	rows  []uint32 // touched buckets in slot order
+	start []int32  // occurrences of slot s: occ[start[s]:start[s+1]]
+	occT  []int32  // trace index
+	occV  []float32
+}
+
+// sortOccurrences assigns slots to the rows of table ti touched by traces
+// and counting-sorts the occurrences by slot.
+func (s *sparseGrad) sortOccurrences(traces []*trace, n *net, ti int) {
+	s.reset()
+	for _, t := range traces {
+		if n.tableOf[t.side] != ti || t.norm == 0 {
+			continue
+		}
+		for _, id := range t.feat.Idx {
+			if s.slot[id] < 0 {
+				s.slot[id] = int32(len(s.rows))
+				s.rows = append(s.rows, id)
+			}
+		}
+	}
+	s.start = append(s.start[:0], make([]int32, len(s.rows)+1)...)
+	total := 0
+	for _, t := range traces {
+		if n.tableOf[t.side] != ti || t.norm == 0 {
+			continue
+		}
+		for _, id := range t.feat.Idx {
+			s.start[s.slot[id]+1]++
+		}
+		total += len(t.feat.Idx)
+	}
+	for i := 1; i < len(s.start); i++ {
+		s.start[i] += s.start[i-1]
+	}
+	if cap(s.occT) < total {
+		s.occT = make([]int32, total)
+		s.occV = make([]float32, total)
+	}
+	s.occT, s.occV = s.occT[:total], s.occV[:total]
+	fill := append([]int32(nil), s.start[:len(s.rows)]...)
+	for k, t := range traces {
+		if n.tableOf[t.side] != ti || t.norm == 0 {
+			continue
+		}
+		for j, id := range t.feat.Idx {
+			sl := s.slot[id]
+			s.occT[fill[sl]] = int32(k)
+			s.occV[fill[sl]] = t.feat.Val[j]
+			fill[sl]++
+		}
+	}
+}
+
+// rowGrad writes the gradient of slot sl's embedding row into dst.
+func (s *sparseGrad) rowGrad(sl int, traces []*trace, dst []float32) {
+	clear(dst)
+	for k := s.start[sl]; k < s.start[sl+1]; k++ {
+		axpy32(s.occV[k], traces[s.occT[k]].gBag, dst)
+	}
 }
 
 func newSparseGrad(buckets int) *sparseGrad {
@@ -109,6 +187,9 @@ type stepper struct {
 	emb     Emb
 	gemb    Emb
 	gOut    [][]float32
+	wbuf    []float32
+	// reference forces the float64 loss path (tests).
+	reference bool
 }
 
 func newStepper(n *net, loss Loss, workers int) *stepper {
@@ -198,6 +279,9 @@ func growRows(x [][]float64, n, d int) [][]float64 {
 
 // lossOf computes the loss and dLoss/dout for the traced batch.
 func (s *stepper) lossOf(b *batchTexts) float64 {
+	if l, ok := s.loss.(*InfoNCE); ok && !s.reference {
+		return s.infoNCE32(l, b)
+	}
 	nq, np, nn := len(b.Q), len(b.P), len(b.N)
 	d := s.n.dim
 	s.emb.Q, s.emb.P, s.emb.N = growRows(s.emb.Q, nq, d), growRows(s.emb.P, np, d), growRows(s.emb.N, nn, d)
@@ -297,32 +381,17 @@ func (s *stepper) grad(b *batchTexts) (float64, float64, int) {
 				}
 			}
 		}
-		need := len(sg.rows) * n.bagDim
-		if cap(sg.g) < need {
-			sg.g = make([]float32, need)
-		}
-		sg.g = sg.g[:need]
-		clear(sg.g)
+		sg.sortOccurrences(s.traces[:total], n, ti)
 		rowsTouched += len(sg.rows)
 		partial := make([]float64, s.workers)
 		s.parallel(len(sg.rows), func(w, lo, hi int) {
-			d := n.bagDim
-			for i := 0; i < total; i++ {
-				t := s.traces[i]
-				if n.tableOf[t.side] != ti || t.norm == 0 {
-					continue
-				}
-				for j, id := range t.feat.Idx {
-					sl := int(sg.slot[id])
-					if sl < lo || sl >= hi {
-						continue
-					}
-					axpy32(t.feat.Val[j], t.gBag, sg.g[sl*d:(sl+1)*d])
-				}
-			}
+			acc := make([]float32, n.bagDim)
 			var q float64
-			for _, v := range sg.g[lo*d : hi*d] {
-				q += float64(v) * float64(v)
+			for sl := lo; sl < hi; sl++ {
+				sg.rowGrad(sl, s.traces, acc)
+				for _, v := range acc {
+					q += float64(v) * float64(v)
+				}
 			}
 			partial[w] = q
 		})
@@ -358,9 +427,11 @@ func (s *stepper) update(h *hyper, sq float64) {
 		m, v := s.opt.tm[ti], s.opt.tv[ti]
 		s.parallel(len(sg.rows), func(w, lo, hi int) {
 			d := n.bagDim
+			acc := make([]float32, d)
 			for sl := lo; sl < hi; sl++ {
 				r := int(sg.rows[sl])
-				adamUpdate(tab[r*d:(r+1)*d], sg.g[sl*d:(sl+1)*d], m[r*d:(r+1)*d], v[r*d:(r+1)*d], h.embLR, h.embWD, h)
+				sg.rowGrad(sl, s.traces, acc)
+				adamUpdate(tab[r*d:(r+1)*d], acc, m[r*d:(r+1)*d], v[r*d:(r+1)*d], h.embLR, h.embWD, h)
 			}
 		})
 	}
