@@ -68,6 +68,10 @@ func (o HNSWOptions) Validate() error {
 
 const maxLevel = 16
 
+// seqSeed is how many nodes AddBatch inserts sequentially into a graph
+// before going parallel.
+const seqSeed = 1024
+
 // HNSW is twin's hierarchical navigable small world graph (Malkov &
 // Yashunin, 2016): M links per node on the upper layers, 2·M on layer 0,
 // neighbours chosen with the paper's heuristic (Algorithm 4), separate
@@ -214,12 +218,12 @@ func (h *HNSW) growLocked(n int) {
 // scratch is the per-search state: visited marks stamped with an epoch,
 // the two heaps and a neighbour buffer.
 type scratch struct {
-	marks []uint32
-	epoch uint32
-	cands maxHeap
-	res   minHeap
-	nbuf  []uint32
-	sel   []cand
+	marks  []uint32
+	epoch  uint32
+	cands  maxHeap
+	res    minHeap
+	nbuf   []uint32
+	layers [][]cand // per layer: the neighbours chosen while inserting
 }
 
 func (h *HNSW) getScratch(n int) *scratch {
@@ -337,37 +341,46 @@ func (h *HNSW) insert(id uint32, locked bool, s *scratch) {
 	for l := top; l > level; l-- {
 		ep, epScore = h.greedy(q, ep, epScore, l, locked, s)
 	}
-	for l := min(level, top); l >= 0; l-- {
+	// Search every layer first and link afterwards, so the node is not
+	// reachable (in parallel builds) before all its own lists are set.
+	lmax := min(level, top)
+	for len(s.layers) <= lmax {
+		s.layers = append(s.layers, nil)
+	}
+	for l := lmax; l >= 0; l-- {
 		h.searchLayer(q, ep, epScore, h.opt.EfConstruction, l, locked, s)
 		// s.res holds up to efC results; sort best first.
-		s.sel = s.sel[:0]
+		sel := s.layers[l][:0]
 		for len(s.res) > 0 {
 			if c := s.res.pop(); c.id != id {
-				s.sel = append(s.sel, c)
+				sel = append(sel, c)
 			}
 		}
-		slices.Reverse(s.sel)
-		if len(s.sel) == 0 {
-			continue
+		slices.Reverse(sel)
+		if len(sel) > 0 {
+			ep, epScore = sel[0].id, sel[0].score
 		}
-		ep, epScore = s.sel[0].id, s.sel[0].score
-		sel := h.selectNeighbors(s.sel, h.m)
-		if locked {
-			h.nodeMu[id].Lock()
-		}
+		s.layers[l] = h.selectNeighbors(sel, h.m)
+	}
+	if locked {
+		h.nodeMu[id].Lock()
+	}
+	for l := lmax; l >= 0; l-- {
 		ln := h.links(id, l)
-		ln[0] = uint32(len(sel))
-		for i, c := range sel {
+		ln[0] = uint32(len(s.layers[l]))
+		for i, c := range s.layers[l] {
 			ln[1+i] = c.id
 		}
-		if locked {
-			h.nodeMu[id].Unlock()
-		}
+	}
+	if locked {
+		h.nodeMu[id].Unlock()
+	}
+	for l := lmax; l >= 0; l-- {
 		mmax := h.m
 		if l == 0 {
 			mmax = h.m0
 		}
-		for _, c := range sel {
+		for _, c := range s.layers[l] {
 			h.connect(c.id, id, c.score, l, mmax, locked)
 		}
 	}
@@ -626,11 +639,11 @@ func (h *HNSW) AddBatch(ids []uint32, vs [][]float32, workers int) error {
 		}
 		return nil
 	}
-	// The first node seeds an empty graph without contention.
+	// Grow a small graph sequentially first: concurrent inserts into a
+	// graph of a few dozen nodes left small unreachable islands in tests.
 	start := 0
-	if h.top < 0 {
-		h.insert(ids[fresh[0]], false, nil)
-		start = 1
+	for ; start < len(fresh) && h.live-len(fresh)+start < seqSeed; start++ {
+		h.insert(ids[fresh[start]], false, nil)
 	}
 	if len(h.nodeMu) < len(h.levels) {
 		h.nodeMu = make([]sync.Mutex, len(h.levels))

@@ -507,7 +507,7 @@ func (ix *Index) Search(ctx context.Context, query string, k int) ([]Hit, error)
 		return nil, err
 	}
 	defer s.r.Close()
-	acc := map[uint64]float64{}
+	var acc accumulator
 	var tfd index.TermFieldDoc
 	for i, t := range s.terms {
 		if err := ctx.Err(); err != nil {
@@ -532,45 +532,99 @@ func (ix *Index) Search(ctx context.Context, query string, k int) ([]Hit, error)
 			if p == nil {
 				break
 			}
-			acc[p.ID.Value()] += s.termScore(w, p)
+			acc.add(p.ID.Value(), s.termScore(w, p))
 		}
 		tfr.Close()
 	}
 	return topK(s.r, acc, k)
 }
 
-type cand struct {
-	num   uint64
-	score float64
+// accumulator sums per-document scores in a dense slice indexed by
+// bleve's snapshot-global doc number, remembering which slots it touched.
+type accumulator struct {
+	score   []float64
+	seen    []bool
+	touched []uint64
 }
 
-// topK picks the k best, resolving ties at the cut by external id.
-func topK(r index.IndexReader, acc map[uint64]float64, k int) ([]Hit, error) {
-	cs := make([]cand, 0, len(acc))
-	for n, sc := range acc {
-		cs = append(cs, cand{n, sc})
+func (a *accumulator) add(num uint64, v float64) {
+	if num >= uint64(len(a.score)) {
+		n := max(2*len(a.score), int(num)+1, 1024)
+		a.score = append(a.score, make([]float64, n-len(a.score))...)
+		a.seen = append(a.seen, make([]bool, n-len(a.seen))...)
 	}
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].score != cs[j].score {
-			return cs[i].score > cs[j].score
+	if !a.seen[num] {
+		a.seen[num] = true
+		a.touched = append(a.touched, num)
+	}
+	a.score[num] += v
+}
+
+// topK picks the k best, resolving ties at the cut by external id: a
+// size-k min-heap finds the k-th best score, then every document scoring
+// at least that much is named and sorted.
+func topK(r index.IndexReader, acc accumulator, k int) ([]Hit, error) {
+	if len(acc.touched) == 0 {
+		return nil, nil
+	}
+	h := make(minHeap, 0, k)
+	for _, n := range acc.touched {
+		sc := acc.score[n]
+		if len(h) < k {
+			h.push(sc)
+		} else if sc > h[0] {
+			h[0] = sc
+			h.down()
 		}
-		return cs[i].num < cs[j].num
-	})
-	end := min(k, len(cs))
-	for end < len(cs) && cs[end].score == cs[end-1].score {
-		end++
 	}
-	hits := make([]Hit, 0, end)
+	thr := h[0]
+	hits := make([]Hit, 0, k)
 	buf := make(index.IndexInternalID, 8)
-	for _, c := range cs[:end] {
-		id, err := r.ExternalID(index.NewIndexInternalID(buf, c.num))
+	for _, n := range acc.touched {
+		if acc.score[n] < thr {
+			continue
+		}
+		id, err := r.ExternalID(index.NewIndexInternalID(buf, n))
 		if err != nil {
 			return nil, err
 		}
-		hits = append(hits, Hit{DocID: id, Score: c.score})
+		hits = append(hits, Hit{DocID: id, Score: acc.score[n]})
 	}
 	sortHits(hits)
 	return hits[:min(k, len(hits))], nil
+}
+
+// minHeap of scores.
+type minHeap []float64
+
+func (h *minHeap) push(x float64) {
+	*h = append(*h, x)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p] <= a[i] {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h minHeap) down() {
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < len(h) && h[l] < h[m] {
+			m = l
+		}
+		if l+1 < len(h) && h[l+1] < h[m] {
+			m = l + 1
+		}
+		if m == i {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
 }
 
 func sortHits(h []Hit) {
