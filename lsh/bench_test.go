@@ -167,3 +167,23 @@ func BenchmarkSearch(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkDedup measures Dedup over clustered vectors with planted groups.
+func BenchmarkDedup(b *testing.B) {
+	const n, dim = 50000, 128
+	vs := planted(1, n, dim, 2000, 6, 0.9)
+	x, _ := New(Options{Dim: dim, K: 14, L: 38, Source: func(id uint32) []float32 { return vs[id] }})
+	ids := make([]uint32, n)
+	for i := range ids {
+		ids[i] = uint32(i)
+	}
+	x.AddBatch(context.Background(), ids, vs)
+	b.ResetTimer()
+	for b.Loop() {
+		st, err := x.Dedup(context.Background(), DedupOptions{Threshold: 0.9}, func(Group) error { return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(st.Comparisons), "comparisons")
+	}
+}

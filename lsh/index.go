@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -37,6 +38,11 @@ type Index struct {
 	sigs    []uint64  // sigs[slot*l+t] is the key of slot in table t
 	vecs    []float32 // slot*dim, normalised copies; nil when source is set
 	frozen  [][]uint32
+	// dir[t][p] is the first position in frozen[t] whose key has top dirBits
+	// bits >= p (len 2^dirBits+1): a bucket lookup reads one directory cell
+	// and scans a few entries instead of binary-searching the whole table.
+	dir     [][]uint32
+	dirBits int
 	nFrozen int
 	pending []map[uint64][]uint32
 
@@ -325,6 +331,39 @@ func (x *Index) mergeLocked() {
 		x.pending[t] = make(map[uint64][]uint32)
 	}
 	x.nFrozen = n
+	x.buildDirLocked()
+}
+
+// buildDirLocked rebuilds the directories: dirBits = min(K, 24,
+// floor(log2 n) - 1), i.e. at most one cell per two vectors (<= 2 bytes per
+// table entry).
+func (x *Index) buildDirLocked() {
+	n := x.nFrozen
+	d := 0
+	if n >= 4 {
+		d = bits.Len(uint(n)) - 2
+	}
+	d = min(d, x.k, 24)
+	x.dirBits = d
+	if len(x.dir) != x.l {
+		x.dir = make([][]uint32, x.l)
+	}
+	shift := uint(x.k - d)
+	for t, tab := range x.frozen {
+		dir := x.dir[t]
+		if len(dir) != 1<<d+1 {
+			dir = make([]uint32, 1<<d+1)
+		}
+		pos := 0
+		for p := range 1 << d {
+			for pos < len(tab) && x.sigs[int(tab[pos])*x.l+t]>>shift < uint64(p) {
+				pos++
+			}
+			dir[p] = uint32(pos)
+		}
+		dir[1<<d] = uint32(len(tab))
+		x.dir[t] = dir
+	}
 }
 
 // compactLocked merges, then renumbers live slots densely (keeping their
@@ -377,6 +416,7 @@ func (x *Index) compactLocked() {
 	x.dead = make([]uint64, (live+63)/64)
 	x.nDead = 0
 	x.nFrozen = live
+	x.buildDirLocked()
 }
 
 // bucket returns the slots with key in table t: a run of the frozen table
@@ -386,6 +426,11 @@ func (x *Index) bucket(t int, key uint64) ([]uint32, []uint32) {
 	f := x.frozen[t]
 	l := x.l
 	lo, hi := 0, len(f)
+	if x.dir != nil {
+		p := key >> uint(x.k-x.dirBits)
+		lo, hi = int(x.dir[t][p]), int(x.dir[t][p+1])
+	}
+	limit := hi
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if x.sigs[int(f[m])*l+t] < key {
@@ -395,7 +440,7 @@ func (x *Index) bucket(t int, key uint64) ([]uint32, []uint32) {
 		}
 	}
 	end := lo
-	for end < len(f) && x.sigs[int(f[end])*l+t] == key {
+	for end < limit && x.sigs[int(f[end])*l+t] == key {
 		end++
 	}
 	return f[lo:end], x.pending[t][key]

@@ -221,5 +221,6 @@ func decodePayload(p []byte, source func(uint32) []float32) (*Index, error) {
 	}
 	x.dead = make([]uint64, (n+63)/64)
 	x.nFrozen = n
+	x.buildDirLocked()
 	return x, nil
 }

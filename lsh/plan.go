@@ -106,7 +106,7 @@ type PlanOptions struct {
 	// Use -1 to forbid probing.
 	MaxRadius int
 	// LookupCost is the cost of probing one bucket in units of one vector
-	// comparison. Default 4.
+	// comparison (a few cache misses). Default 8.
 	LookupCost float64
 }
 
@@ -120,8 +120,10 @@ type Plan struct {
 	Recall float64 `json:"recall"`
 	// CandidateFraction is the predicted fraction of all pairs compared.
 	CandidateFraction float64 `json:"candidate_fraction"`
-	// Cost is the predicted work per query in comparison units:
-	// L*(1+Probes)*LookupCost + N*CandidateFraction.
+	// Cost is the predicted work per query in units of one vector
+	// comparison (a dot product): K*L for the projections (each one a dot
+	// product), L*(1+Probes)*LookupCost for the bucket lookups, and
+	// N*CandidateFraction for verifying candidates.
 	Cost float64 `json:"cost"`
 }
 
@@ -181,7 +183,7 @@ func Choose(o PlanOptions) (Plan, error) {
 		o.MaxRadius = 0
 	}
 	if o.LookupCost == 0 {
-		o.LookupCost = 4
+		o.LookupCost = 8
 	}
 	best := Plan{Cost: math.Inf(1)}
 	for radius := 0; radius <= o.MaxRadius; radius++ {
@@ -202,7 +204,7 @@ func Choose(o PlanOptions) (Plan, error) {
 			}
 			probes := ProbesForRadius(k, radius)
 			frac := candidateFraction(o, k, l, radius)
-			cost := float64(l*(1+probes))*o.LookupCost + float64(o.N)*frac
+			cost := float64(k*l) + float64(l*(1+probes))*o.LookupCost + float64(o.N)*frac
 			if cost < best.Cost {
 				best = Plan{K: k, L: l, Radius: radius, Probes: probes,
 					Recall: AnyProb(o.Threshold, k, l, radius), CandidateFraction: frac, Cost: cost}
