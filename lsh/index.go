@@ -31,13 +31,13 @@ type Index struct {
 	// Guarded by mu. A slot is a position in insertion order; ids[slot] is
 	// its id. Slots < nFrozen are in the sorted frozen tables, later ones in
 	// the pending maps.
-	ids     []uint32
-	slotOf  map[uint32]uint32
-	dead    []uint64 // bitset over slots
-	nDead   int
-	sigs    []uint64  // sigs[slot*l+t] is the key of slot in table t
-	vecs    []float32 // slot*dim, normalised copies; nil when source is set
-	frozen  [][]uint32
+	ids    []uint32
+	slotOf map[uint32]uint32
+	dead   []uint64 // bitset over slots
+	nDead  int
+	sigs   []uint64  // sigs[slot*l+t] is the key of slot in table t
+	vecs   []float32 // slot*dim, normalised copies; nil when source is set
+	frozen [][]uint32
 	// dir[t][p] is the first position in frozen[t] whose key has top dirBits
 	// bits >= p (len 2^dirBits+1): a bucket lookup reads one directory cell
 	// and scans a few entries instead of binary-searching the whole table.
