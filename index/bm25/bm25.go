@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
@@ -334,54 +336,80 @@ func (ix *Index) Upsert(ctx context.Context, docs []Doc) error {
 		}
 		last[docs[i].ID] = i
 	}
+	todo := make([]int, 0, len(last))
+	for i := range docs {
+		if last[docs[i].ID] == i {
+			todo = append(todo, i)
+		}
+	}
 	st, err := readStats(ix.idx.GetInternal)
 	if err != nil {
 		return err
 	}
-	b := ix.idx.NewBatch()
-	pending := 0
-	flush := func() error {
-		if pending == 0 {
-			return nil
+	for start := 0; start < len(todo); start += ix.opt.BatchSize {
+		chunk := todo[start:min(start+ix.opt.BatchSize, len(todo))]
+		bodies := make([]string, len(chunk))
+		toks := make([]analysis.TokenStream, len(chunk))
+		for j, i := range chunk {
+			bodies[j] = docs[i].body()
+		}
+		ix.analyzeAll(bodies, toks)
+		b := ix.idx.NewBatch()
+		for j, i := range chunk {
+			id := docs[i].ID
+			old, ok, err := ix.storedLen(id)
+			if err != nil {
+				return err
+			}
+			if ok && old > 0 {
+				st.docs--
+				st.tokens -= old
+			}
+			n := uint64(len(toks[j]))
+			if n > 0 {
+				st.docs++
+				st.tokens += n
+			}
+			// Analysed once, here: bleve's own analysis pass gets the tokens
+			// back from fixedTokens instead of analysing the text again.
+			d := document.NewDocument(id)
+			d.AddField(document.NewTextFieldCustom(bodyField, nil, []byte(bodies[j]), index.IndexField, fixedTokens(toks[j])))
+			d.AddField(document.NewTextFieldCustom(lenField, nil, []byte(strconv.FormatUint(n, 10)), index.StoreField, nil))
+			d.SetIndexed()
+			if err := b.IndexAdvanced(d); err != nil {
+				return fmt.Errorf("bm25: document %q: %w", id, err)
+			}
 		}
 		st.set(b)
 		if err := ix.idx.Batch(b); err != nil {
 			return fmt.Errorf("bm25: index batch: %w", err)
 		}
-		b.Reset()
-		pending = 0
-		return ctx.Err()
-	}
-	for i := range docs {
-		d := &docs[i]
-		if last[d.ID] != i {
-			continue
-		}
-		old, ok, err := ix.storedLen(d.ID)
-		if err != nil {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if ok && old > 0 {
-			st.docs--
-			st.tokens -= old
-		}
-		body := d.body()
-		n := uint64(len(ix.tokens(body)))
-		if n > 0 {
-			st.docs++
-			st.tokens += n
-		}
-		if err := b.Index(d.ID, map[string]any{bodyField: body, lenField: strconv.FormatUint(n, 10)}); err != nil {
-			return fmt.Errorf("bm25: document %q: %w", d.ID, err)
-		}
-		pending++
-		if pending >= ix.opt.BatchSize {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
 	}
-	return flush()
+	return nil
+}
+
+// fixedTokens is an analyzer that returns tokens analysed beforehand.
+type fixedTokens analysis.TokenStream
+
+func (f fixedTokens) Analyze([]byte) analysis.TokenStream { return analysis.TokenStream(f) }
+
+// analyzeAll analyses bodies into dst on all cores.
+func (ix *Index) analyzeAll(bodies []string, dst []analysis.TokenStream) {
+	workers := min(runtime.NumCPU(), len(bodies))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(bodies); i += workers {
+				dst[i] = ix.tokens(bodies[i])
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // Delete removes documents; ids not in the index are ignored.
