@@ -137,8 +137,15 @@ func ReadPairs(r io.Reader, c Columns) (*Pairs, error) {
 		cr.FieldsPerRecord = -1
 		rows = func() ([]string, map[string]any, int, error) {
 			rec, err := cr.Read()
+			if err != nil {
+				var pe *csv.ParseError
+				if errors.As(err, &pe) {
+					return nil, nil, pe.Line, fmt.Errorf("%w: line %d: %v", ErrData, pe.Line, pe.Err)
+				}
+				return nil, nil, 0, err
+			}
 			l, _ := cr.FieldPos(0)
-			return rec, nil, l, err
+			return rec, nil, l, nil
 		}
 	case "tsv", "":
 		sc := bufio.NewScanner(newBOMSkipper(r))
