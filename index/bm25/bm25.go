@@ -800,3 +800,46 @@ func (ix *Index) recount(ctx context.Context) (stats, error) {
 
 // stats returns the maintained statistics (for tests and explanations).
 func (ix *Index) stats() (stats, error) { return readStats(ix.idx.GetInternal) }
+
+// IDs returns the ids of every document in the index (any order).
+func (ix *Index) IDs(ctx context.Context) ([]string, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if ix.closed {
+		return nil, ErrClosed
+	}
+	adv, err := ix.idx.Advanced()
+	if err != nil {
+		return nil, err
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	dr, err := r.DocIDReaderAll()
+	if err != nil {
+		return nil, err
+	}
+	defer dr.Close()
+	var out []string
+	for {
+		iid, err := dr.Next()
+		if err != nil {
+			return nil, err
+		}
+		if iid == nil {
+			return out, nil
+		}
+		if len(out)%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		id, err := r.ExternalID(iid)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -232,6 +233,9 @@ func TestUpsertDeleteStats(t *testing.T) {
 	step("dup in one call keeps last", func() error { return ix.Upsert(ctx, []Doc{{ID: "c", Text: "p q"}, {ID: "c", Text: "p q r s"}}) }, 3, 6)
 	step("empty body", func() error { return ix.Upsert(ctx, []Doc{{ID: "b", Text: "..."}}) }, 2, 5)
 	step("delete", func() error { return ix.Delete(ctx, []string{"a", "a", "zz"}) }, 1, 4)
+	if ids, err := ix.IDs(ctx); err != nil || strings.Join(sorted(ids), " ") != "b c" {
+		t.Fatalf("IDs = %v, %v", ids, err)
+	}
 	if err := ix.Upsert(ctx, []Doc{{ID: ""}}); err == nil {
 		t.Fatal("empty id: want error")
 	}
@@ -274,3 +278,5 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("NoCreate on a missing index: %v", err)
 	}
 }
+
+func sorted(s []string) []string { slices.Sort(s); return s }
