@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/twinsearch/twin/encoder"
+	"github.com/twinsearch/twin/index"
 	"github.com/twinsearch/twin/index/bm25"
 	"github.com/twinsearch/twin/retriever"
 )
@@ -29,14 +32,40 @@ type denseCollection struct {
 	Vectors retriever.VectorStore // optional: exact rerank
 	Docs    docSource             // optional: titles and snippets
 	Model   *encoder.Model        // optional: the collection's model (query tower)
-	Close   func() error
+	// Fingerprint is the model fingerprint the vectors were made with ("" = unknown).
+	Fingerprint string
+	Close       func() error
 }
 
-// openDenseCollection opens the vector store of a collection built by twin
-// build (Badger + HNSW under DIR). It is set by the file that wires
-// index.Open; while nil, dense and hybrid modes report that the collection
-// has no vector index.
-var openDenseCollection func(ctx context.Context, dir string) (*denseCollection, error)
+// openDenseCollection opens the vector side of a collection built by twin
+// build (Badger + HNSW under DIR, read-only) and the model its manifest
+// names, when that file is still there with the recorded fingerprint. It
+// returns nil, nil when DIR holds no vector collection (a BM25-only DIR).
+func openDenseCollection(ctx context.Context, dir string) (*denseCollection, error) {
+	if _, err := os.Stat(filepath.Join(dir, index.ManifestFile)); err != nil {
+		return nil, nil
+	}
+	c, err := index.Open(dir, index.Options{ReadOnly: true, Logger: slog.Default()})
+	if err != nil {
+		return nil, err
+	}
+	rc := retriever.Collection{C: c}
+	dc := &denseCollection{Dense: rc, Vectors: rc, Docs: rc, Close: c.Close}
+	man := c.Manifest()
+	if man.ModelPath != "" {
+		m, err := encoder.Load(man.ModelPath)
+		switch {
+		case err != nil:
+			slog.Warn("the collection's model cannot be loaded; dense queries need --model", "model", man.ModelPath, "err", err)
+		case man.ModelFingerprint != "" && m.Fingerprint() != man.ModelFingerprint:
+			slog.Warn("the model file changed since the collection was built; dense queries need --model", "model", man.ModelPath)
+		default:
+			dc.Model = m
+		}
+	}
+	dc.Fingerprint = man.ModelFingerprint
+	return dc, nil
+}
 
 // sources is what search and eval retrieve from.
 type sources struct {
@@ -72,13 +101,15 @@ func openCollection(ctx context.Context, dir, modelPath string, bopt bm25.Option
 		s.src.Lexical = retriever.BM25Source(lex)
 		s.closers = append(s.closers, lex.Close)
 	}
-	if openDenseCollection != nil {
+	fingerprint := ""
+	{
 		dc, err := openDenseCollection(ctx, dir)
 		if err != nil {
 			s.close()
 			return nil, err
 		}
 		if dc != nil {
+			fingerprint = dc.Fingerprint
 			s.src.Dense, s.src.Vectors, s.docs = dc.Dense, dc.Vectors, dc.Docs
 			if dc.Model != nil {
 				s.src.Encoder = dc.Model
@@ -93,6 +124,10 @@ func openCollection(ctx context.Context, dir, modelPath string, bopt bm25.Option
 		if err != nil {
 			s.close()
 			return nil, err
+		}
+		if fingerprint != "" && m.Fingerprint() != fingerprint {
+			s.close()
+			return nil, fmt.Errorf("--model %s (fingerprint %s) is not the model %s was built with (%s)", modelPath, m.Fingerprint(), dir, fingerprint)
 		}
 		s.src.Encoder = m
 	}
