@@ -63,6 +63,11 @@ type Options struct {
 	// holds. Stored on creation; when opening, "" accepts any and anything
 	// else must equal the stored fingerprint (ErrModel otherwise).
 	ModelFingerprint string
+	// ModelPath is recorded in the manifest when creating.
+	ModelPath string
+	// SkipGraph opens without loading or rebuilding the graph (for
+	// inspection, e.g. twin info): Search fails, Len counts the store.
+	SkipGraph bool
 	// HNSW parameters, used when creating (the manifest's win afterwards).
 	HNSW HNSWOptions
 	// ReadOnly opens Badger read-only (shared lock); writes fail.
@@ -138,11 +143,12 @@ type Collection struct {
 
 	wmu sync.Mutex
 	// guarded by wmu
-	next      uint32
-	seq       uint64
-	graphSeq  uint64 // generation the in-memory graph was saved at (0: never)
-	dirtySet  bool
-	lastStats UpsertStats
+	next        uint32
+	seq         uint64
+	graphSeq    uint64 // generation the in-memory graph was saved at (0: never)
+	dirtySet    bool
+	dirtyAtOpen bool
+	lastStats   UpsertStats
 }
 
 type badgerLogger struct{ l *slog.Logger }
@@ -209,7 +215,7 @@ func Open(dir string, opt Options) (*Collection, error) {
 		}
 		h := opt.HNSW.withDefaults()
 		man = &Manifest{
-			FormatVersion: formatV1, Metric: "cosine", Dim: opt.Dim, ModelFingerprint: opt.ModelFingerprint,
+			FormatVersion: formatV1, Metric: "cosine", Dim: opt.Dim, ModelFingerprint: opt.ModelFingerprint, ModelPath: opt.ModelPath,
 			HNSW:    HNSWParams{M: h.M, EfConstruction: h.EfConstruction, EfSearch: h.EfSearch, Seed: h.Seed},
 			Created: time.Now().UTC().Format(time.RFC3339),
 		}
@@ -227,6 +233,9 @@ func Open(dir string, opt Options) (*Collection, error) {
 				dir, ErrModel, man.ModelFingerprint, opt.ModelFingerprint)
 		}
 	}
+	if !opt.ReadOnly {
+		removeEmptyLogs(filepath.Join(dir, storeDir), log)
+	}
 	db, err := badger.Open(badgerOptions(filepath.Join(dir, storeDir), opt, log))
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
@@ -240,6 +249,28 @@ func Open(dir string, opt Options) (*Collection, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// removeEmptyLogs deletes zero-length memtable and value-log files: a
+// process killed right after Badger created one leaves it empty, and
+// Badger v4.9 then refuses to open ("while opening fid: N err: Create a
+// new file"). An empty file holds no data, so removing it loses nothing.
+func removeEmptyLogs(dir string, log *slog.Logger) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".mem") && !strings.HasSuffix(name, ".vlog") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.Size() == 0 {
+			if os.Remove(filepath.Join(dir, name)) == nil {
+				log.Warn("removed an empty Badger log left by a crash", "file", filepath.Join(dir, name))
+			}
+		}
+	}
 }
 
 func (c *Collection) hnswOptions() HNSWOptions {
@@ -270,6 +301,10 @@ func (c *Collection) load(manPath string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("open index %s: %w", c.dir, err)
+	}
+	c.dirtyAtOpen = dirty
+	if c.opt.SkipGraph {
+		return nil
 	}
 	if dirty {
 		c.log.Warn("index was not closed cleanly; checking documents and rebuilding the graph", "dir", c.dir)
@@ -546,7 +581,84 @@ func (c *Collection) Dir() string { return c.dir }
 func (c *Collection) Dim() int { return c.man.Dim }
 
 // Len returns the number of documents.
-func (c *Collection) Len() int { return c.graph.Len() }
+func (c *Collection) Len() int {
+	if c.graph == nil {
+		n, _ := c.countStore()
+		return n
+	}
+	return c.graph.Len()
+}
+
+func (c *Collection) countStore() (int, error) {
+	n := 0
+	err := c.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixName})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Stats describes a collection's state.
+type Stats struct {
+	Docs          int               `json:"docs"`        // documents in the store
+	GraphNodes    int               `json:"graph_nodes"` // live nodes in the graph (-1: graph not loaded)
+	Tombstones    int               `json:"graph_tombstones"`
+	GraphBytes    int               `json:"graph_bytes"`
+	NextID        uint32            `json:"next_id"`
+	Generation    uint64            `json:"generation"`
+	SnapshotFresh bool              `json:"snapshot_fresh"` // graph.hnsw matches the store
+	CleanClose    bool              `json:"clean_close"`    // false: the last writer did not Close
+	StoreBytes    int64             `json:"store_bytes"`    // Badger LSM + value log
+	Checkpoints   map[string]string `json:"checkpoints,omitempty"`
+}
+
+// Stats counts the store and describes the graph.
+func (c *Collection) Stats() (Stats, error) {
+	if err := c.checkOpen(); err != nil {
+		return Stats{}, err
+	}
+	n, err := c.countStore()
+	if err != nil {
+		return Stats{}, err
+	}
+	c.wmu.Lock()
+	st := Stats{Docs: n, GraphNodes: -1, NextID: c.next, Generation: c.seq, CleanClose: !c.dirtyAtOpen}
+	c.wmu.Unlock()
+	if c.graph != nil {
+		st.GraphNodes, st.Tombstones, st.GraphBytes = c.graph.Len(), c.graph.Tombstones(), c.graph.MemoryBytes()
+	}
+	if _, seq, err := c.readGraph(); err == nil {
+		st.SnapshotFresh = seq == st.Generation && !c.dirtyAtOpen
+	}
+	filepath.WalkDir(filepath.Join(c.dir, storeDir), func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				st.StoreBytes += fi.Size()
+			}
+		}
+		return nil
+	})
+	err = c.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixCk, PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if st.Checkpoints == nil {
+				st.Checkpoints = map[string]string{}
+			}
+			st.Checkpoints[string(it.Item().Key()[len(prefixCk):])] = string(v)
+		}
+		return nil
+	})
+	return st, err
+}
 
 // Graph returns the collection's HNSW graph (for statistics; do not
 // modify it).
@@ -875,6 +987,9 @@ func (c *Collection) Search(q []float32, k, ef int) ([]Hit, error) {
 	}
 	if err := checkVector(q, c.man.Dim); err != nil {
 		return nil, fmt.Errorf("query: %w", err)
+	}
+	if c.graph == nil {
+		return nil, fmt.Errorf("index %s was opened without its graph", c.dir)
 	}
 	qn := append([]float32(nil), q...)
 	vec.Normalize(qn)

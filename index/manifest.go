@@ -39,9 +39,12 @@ type Manifest struct {
 	Dim    int    `json:"dim"`
 	// ModelFingerprint identifies the encoder that made the vectors
 	// ("" when unknown, e.g. vectors brought by the user).
-	ModelFingerprint string     `json:"model_fingerprint"`
-	HNSW             HNSWParams `json:"hnsw"`
-	Created          string     `json:"created,omitempty"`
+	ModelFingerprint string `json:"model_fingerprint"`
+	// ModelPath is the model file the collection was built with, as given
+	// (informational; the fingerprint is what is checked).
+	ModelPath string     `json:"model_path,omitempty"`
+	HNSW      HNSWParams `json:"hnsw"`
+	Created   string     `json:"created,omitempty"`
 }
 
 // HNSWParams are the graph parameters recorded in the manifest.

@@ -280,3 +280,41 @@ func TestReopen(t *testing.T) {
 }
 
 func sorted(s []string) []string { slices.Sort(s); return s }
+
+// FuzzSearch feeds arbitrary queries (any script, control bytes, invalid
+// UTF-8) to Search and Score: no panic, hits sorted, Score agrees.
+func FuzzSearch(f *testing.F) {
+	ix, err := Open("", Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer ix.Close()
+	if err := ix.Upsert(ctx, synth(1, 40)); err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"w001x w002x", "", "維生素 C", "\xff\xfe", "the the the", strings.Repeat("w003x ", 200)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		hits, err := ix.Search(ctx, q, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]string, len(hits))
+		for i, h := range hits {
+			if i > 0 && (hits[i-1].Score < h.Score || math.IsNaN(h.Score)) {
+				t.Fatalf("not sorted: %v", hits)
+			}
+			ids[i] = h.DocID
+		}
+		sc, err := ix.Score(ctx, q, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range hits {
+			if sc[i] != hits[i].Score {
+				t.Fatalf("Score(%s) = %v, Search said %v", ids[i], sc[i], hits[i].Score)
+			}
+		}
+	})
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/twinsearch/twin/index"
+)
+
+func init() { register(newInfoCmd) }
+
+func newInfoCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "info --index DIR",
+		Short: "Print a collection's manifest and counts",
+		Long: `Print what a collection holds: its manifest (format version, metric,
+dimension, HNSW parameters, the fingerprint of the model that built it) and
+counts (documents, graph nodes and tombstones, store size, whether the graph
+snapshot is current and whether the last writer closed cleanly). The
+collection is opened read-only and its graph is not loaded.`,
+		Example: `  twin info --index ./coll
+  twin info --index ./coll --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dir == "" {
+				return usagef("--index is required")
+			}
+			if _, err := os.Stat(filepath.Join(dir, index.ManifestFile)); err != nil {
+				return fmt.Errorf("--index %s: not a collection (no %s)", dir, index.ManifestFile)
+			}
+			c, err := index.Open(dir, index.Options{ReadOnly: true, SkipGraph: true, Logger: slog.Default()})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, err := c.Stats()
+			if err != nil {
+				return err
+			}
+			man := c.Manifest()
+			if globals.json {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"index": dir, "manifest": man, "stats": st})
+			}
+			w := cmd.OutOrStdout()
+			t := newTable(w)
+			t.row("index", dir)
+			t.row("format version", man.FormatVersion)
+			t.row("metric", man.Metric)
+			t.row("dim", man.Dim)
+			t.row("model fingerprint", orDash(man.ModelFingerprint))
+			t.row("model path", orDash(man.ModelPath))
+			t.row("hnsw", fmt.Sprintf("M=%d efConstruction=%d efSearch=%d seed=%d", man.HNSW.M, man.HNSW.EfConstruction, man.HNSW.EfSearch, man.HNSW.Seed))
+			t.row("created", orDash(man.Created))
+			t.row("documents", st.Docs)
+			t.row("next internal id", st.NextID)
+			t.row("generation", st.Generation)
+			t.row("graph snapshot", map[bool]string{true: "current", false: "stale or missing (rebuilt on next open)"}[st.SnapshotFresh])
+			t.row("last close", map[bool]string{true: "clean", false: "not clean (checked and repaired on next open)"}[st.CleanClose])
+			t.row("store bytes", st.StoreBytes)
+			for k, v := range st.Checkpoints {
+				t.row("checkpoint "+k, v)
+			}
+			return t.flush()
+		},
+	}
+	cmd.Flags().StringVar(&dir, "index", "", "collection directory")
+	return cmd
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
