@@ -31,12 +31,12 @@ import (
 
 type pair struct {
 	a, b int
-	y   float64
+	y    float64
 }
 
 type dataset struct {
-	name              string
-	left, right       []string
+	name               string
+	left, right        []string
 	train, valid, test []pair
 }
 
@@ -375,4 +375,3 @@ func runMRPC(ctx context.Context, dir string, steps int, loss string, lr float64
 	fmt.Printf("\nMRPC test (%d pairs; model trained %d steps in %.0f s on %d train pairs, tau %.3f chosen on train): accuracy %.3f, P %.3f, R %.3f, F1 %.3f\n",
 		len(te.Items), steps, secs, len(tr.Items), tau, acc, p, r, f1)
 }
-
