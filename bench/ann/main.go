@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,6 +56,8 @@ var (
 	seed       = flag.Uint64("seed", 1, "HNSW level seed")
 	serveSecs  = flag.Float64("serve-seconds", 5, "with -rss: seconds of serving")
 	rssThreads = flag.Int("rss-threads", 2, "with -rss: serving goroutines")
+	loadPath   = flag.String("load", "", "load the HNSW graph from this snapshot instead of building it")
+	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the search sweep here")
 )
 
 func ints(s string) []int {
@@ -228,7 +231,17 @@ func main() {
 		var h *index.HNSW
 		var builds []string
 		var bpv string
-		for _, bt := range ints(*buildThr) {
+		bts := ints(*buildThr)
+		if *loadPath != "" {
+			bts = nil
+			var err error
+			if h, err = index.LoadHNSW(*loadPath); err != nil {
+				log.Fatal(err)
+			}
+			builds = append(builds, "loaded")
+			bpv = fmt.Sprintf("%.0f", float64(h.MemoryBytes())/float64(len(data)))
+		}
+		for _, bt := range bts {
 			h = nil
 			h0 := heapBytes()
 			h = index.NewHNSW(dim, index.HNSWOptions{M: *m, EfConstruction: *efc, Seed: *seed})
@@ -245,6 +258,14 @@ func main() {
 			if err := h.Save(*savePath); err != nil {
 				log.Fatal(err)
 			}
+		}
+		if *cpuProfile != "" {
+			pf, err := os.Create(*cpuProfile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			pprof.StartCPUProfile(pf)
+			defer pprof.StopCPUProfile()
 		}
 		for _, ef := range ints(*efList) {
 			r := row{index: fmt.Sprintf("hnsw M=%d efC=%d", *m, *efc), ef: ef, qps: map[int]float64{}, build: strings.Join(builds, ", "), bytesPer: bpv}

@@ -1,0 +1,7 @@
+package index
+
+// prefetchVec asks the CPU to load the n bytes at p into cache (hnswlib
+// does the same while it scores the previous neighbour). Assembly, no cgo.
+//
+//go:noescape
+func prefetchVec(p *float32, n int)

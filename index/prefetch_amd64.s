@@ -1,0 +1,13 @@
+#include "textflag.h"
+
+// func prefetchVec(p *float32, n int)
+// Issues PREFETCHT0 for the n bytes at p, one per 64-byte cache line.
+TEXT ·prefetchVec(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), AX
+	MOVQ n+8(FP), CX
+loop:
+	PREFETCHT0 (AX)
+	ADDQ $64, AX
+	SUBQ $64, CX
+	JG   loop
+	RET
