@@ -124,3 +124,24 @@ func TestSettingsFile(t *testing.T) {
 		t.Fatal("saving bad settings: want error")
 	}
 }
+
+func FuzzLoadSettings(f *testing.F) {
+	f.Add(`{"version":1,"settings":{"mode":"hybrid","alpha":0.3,"k_prime":200}}`)
+	f.Add(`{"version":1,"settings":{"alpha":-1}}`)
+	f.Add(`{"version":2}`)
+	f.Add(`[]`)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, s string) {
+		os.WriteFile(filepath.Join(dir, SettingsFile), []byte(s), 0o644)
+		st, _, err := LoadSettings(dir)
+		if err != nil {
+			return
+		}
+		if err := st.Validate(); err != nil {
+			t.Fatalf("loaded settings do not validate: %v", err)
+		}
+		if err := SaveSettings(dir, st, "x"); err != nil {
+			t.Fatalf("re-save: %v", err)
+		}
+	})
+}
