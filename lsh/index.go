@@ -175,14 +175,18 @@ func (x *Index) Add(id uint32, v []float32) error {
 	x.keys(sig, proj)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.insertLocked(id, v, sig)
+	x.appendLocked(id, v, sig, true)
 	x.maybeMergeLocked()
 	return nil
 }
 
-// AddBatch inserts vecs[i] under ids[i] for every i, computing signatures on
-// all cores. It checks every vector before inserting any; on error nothing
-// is inserted. Duplicate ids in the batch: the last one wins.
+// AddBatch inserts vecs[i] under ids[i] for every i (upsert, like Add),
+// computing signatures on all cores, in chunks so the transient memory is
+// bounded. It checks every vector before inserting any; on a bad vector
+// nothing is inserted. Duplicate ids in the batch: the last one wins. The
+// batch bypasses the pending maps and is merged into the sorted tables
+// before AddBatch returns; concurrent searches may miss vectors of a batch
+// in progress.
 func (x *Index) AddBatch(ctx context.Context, ids []uint32, vecs [][]float32) error {
 	if len(ids) != len(vecs) {
 		return fmt.Errorf("lsh: AddBatch got %d ids and %d vectors", len(ids), len(vecs))
@@ -192,20 +196,33 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint32, vecs [][]float32) er
 			return fmt.Errorf("add %d: %w", ids[i], err)
 		}
 	}
-	sigs := make([]uint64, len(ids)*x.l)
-	if err := x.signAll(ctx, vecs, sigs); err != nil {
-		return err
-	}
 	x.mu.Lock()
-	defer x.mu.Unlock()
-	for i, id := range ids {
-		x.insertLocked(id, vecs[i], sigs[i*x.l:(i+1)*x.l])
-		if i%4096 == 4095 {
-			x.maybeMergeLocked()
-		}
+	x.ids = slices.Grow(x.ids, len(ids))
+	x.sigs = slices.Grow(x.sigs, len(ids)*x.l)
+	if x.source == nil {
+		x.vecs = slices.Grow(x.vecs, len(ids)*x.dim)
 	}
-	x.maybeMergeLocked()
-	return nil
+	x.mu.Unlock()
+	const chunk = 1 << 16
+	sigs := make([]uint64, min(chunk, len(ids))*x.l)
+	var err error
+	for lo := 0; lo < len(ids) && err == nil; lo += chunk {
+		hi := min(lo+chunk, len(ids))
+		if err = x.signAll(ctx, vecs[lo:hi], sigs[:(hi-lo)*x.l]); err != nil {
+			break
+		}
+		x.mu.Lock()
+		for i := lo; i < hi; i++ {
+			x.appendLocked(ids[i], vecs[i], sigs[(i-lo)*x.l:(i-lo+1)*x.l], false)
+		}
+		x.mu.Unlock()
+	}
+	// Merge even after a cancellation: the vectors inserted so far must
+	// become searchable (they are outside the pending maps).
+	x.mu.Lock()
+	x.mergeLocked()
+	x.mu.Unlock()
+	return err
 }
 
 // signAll computes the keys of vecs into sigs (len(vecs)*L) in parallel.
@@ -235,7 +252,11 @@ func (x *Index) signAll(ctx context.Context, vecs [][]float32, sigs []uint64) er
 	return g.Wait()
 }
 
-func (x *Index) insertLocked(id uint32, v []float32, sig []uint64) {
+// appendLocked gives id a new slot holding v and its keys sig; the old slot
+// of id, if any, dies. With toPending the slot goes into the pending maps
+// (visible to queries at once); without, the caller merges before
+// releasing the index to queries that must see it.
+func (x *Index) appendLocked(id uint32, v []float32, sig []uint64, toPending bool) {
 	if old, ok := x.slotOf[id]; ok {
 		x.killLocked(id, old)
 	}
@@ -251,8 +272,10 @@ func (x *Index) insertLocked(id uint32, v []float32, sig []uint64) {
 		x.vecs = append(x.vecs, v...)
 		vec.Normalize(x.vecs[start:])
 	}
-	for t, key := range sig {
-		x.pending[t][key] = append(x.pending[t][key], slot)
+	if toPending {
+		for t, key := range sig {
+			x.pending[t][key] = append(x.pending[t][key], slot)
+		}
 	}
 }
 
@@ -429,6 +452,9 @@ func (x *Index) bucket(t int, key uint64) ([]uint32, []uint32) {
 	if x.dir != nil {
 		p := key >> uint(x.k-x.dirBits)
 		lo, hi = int(x.dir[t][p]), int(x.dir[t][p+1])
+		if x.dirBits == x.k { // the cell is the bucket
+			return f[lo:hi], x.pending[t][key]
+		}
 	}
 	limit := hi
 	for lo < hi {

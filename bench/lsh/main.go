@@ -124,6 +124,10 @@ func synthData(n, dim int, seed uint64) ([]float32, []int32) {
 	}
 	flat := make([]float32, n*dim)
 	group := make([]int32, n)
+	// Row r of the generation order is stored at perm[r], so groups are
+	// scattered over the id space without a second copy.
+	perm := rng.Perm(n)
+	row := func(r int) []float32 { return flat[perm[r]*dim : (perm[r]+1)*dim] }
 	noise := make([]float32, dim)
 	sigma := float32(1 / math.Sqrt(float64(dim))) // noise norm ~1: same-cluster cosine ~0.5
 	background := func(dst []float32) {
@@ -138,29 +142,21 @@ func synthData(n, dim int, seed uint64) ([]float32, []int32) {
 	g := int32(0)
 	for i < n/10 {
 		m := min(2+rng.IntN(5), n-i)
-		base := flat[i*dim : (i+1)*dim]
+		base := row(i)
 		background(base)
-		group[i] = g
+		group[perm[i]] = g
 		for j := 1; j < m; j++ {
-			nearCopy(rng, flat[(i+j)*dim:(i+j+1)*dim], base, 0.93+0.07*rng.Float64())
-			group[i+j] = g
+			nearCopy(rng, row(i+j), base, 0.93+0.07*rng.Float64())
+			group[perm[i+j]] = g
 		}
 		i += m
 		g++
 	}
 	for ; i < n; i++ {
-		background(flat[i*dim : (i+1)*dim])
-		group[i] = -1
+		background(row(i))
+		group[perm[i]] = -1
 	}
-	// Shuffle rows so groups are scattered over the id space.
-	perm := rng.Perm(n)
-	out := make([]float32, n*dim)
-	og := make([]int32, n)
-	for to, from := range perm {
-		copy(out[to*dim:(to+1)*dim], flat[from*dim:(from+1)*dim])
-		og[to] = group[from]
-	}
-	return out, og
+	return flat, group
 }
 
 func rows(flat []float32, dim int) [][]float32 {
