@@ -215,7 +215,8 @@ type Result struct {
 	K         int      `json:"k"`                   // after clamping to the collection size
 }
 
-// Resolve fills the defaults of s for a query of k results.
+// resolve overlays s on the retriever's defaults and fills the rest for
+// a query of k results.
 func (r *Retriever) resolve(s Settings, k int) Settings {
 	s = r.defaults.Overlay(s)
 	if s.Mode == "" {
@@ -304,6 +305,9 @@ func (r *Retriever) search(ctx context.Context, query string, qv []float32, k in
 	}
 	res := &Result{}
 	var err error
+	if qv != nil && strings.TrimSpace(query) == "" {
+		query = "" // vector-only query
+	}
 	if qv == nil || query != "" {
 		query, res.Truncated, err = CleanQuery(query)
 		if err != nil {

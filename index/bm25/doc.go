@@ -34,7 +34,8 @@
 //
 // Costs: Search is O(sum of the postings lengths of the query terms); Score
 // of m candidates is O(terms * m) postings seeks. Upsert analyses each
-// document twice (once by bleve, once here to learn its length).
+// document once, on all cores, and hands bleve the tokens; it also reads
+// each id's stored length to keep the statistics right on replacement.
 //
 // An Index is safe for concurrent use; writes are serialised internally.
 package bm25
