@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"image/color"
 	"log"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -56,6 +57,7 @@ var (
 	seed       = flag.Uint64("seed", 1, "HNSW level seed")
 	serveSecs  = flag.Float64("serve-seconds", 5, "with -rss: seconds of serving")
 	rssThreads = flag.Int("rss-threads", 2, "with -rss: serving goroutines")
+	delFrac    = flag.Float64("delete", 0.1, "after the HNSW sweep, delete this fraction of ids at random, check results and re-add them (0 = skip)")
 	loadPath   = flag.String("load", "", "load the HNSW graph from this snapshot instead of building it")
 	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the search sweep here")
 )
@@ -278,6 +280,9 @@ func main() {
 			fmt.Printf("  ef=%d recall=%.4f qps=%v\n", ef, r.recall, r.qps)
 		}
 		fmt.Println()
+		if *delFrac > 0 {
+			deletes(h, data, queries, gt)
+		}
 		h = nil
 	}
 	if want["coder"] {
@@ -364,7 +369,7 @@ func drawPlot(rows []row, thr []int, path string) error {
 	p.Y.Label.Text = "queries per second"
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Legend.Top = true
+	p.Legend.Top = false // bottom left is empty: flat sits bottom right, coder/hnsw top left
 	p.Legend.Left = true
 	colors := []color.Color{
 		color.RGBA{0, 90, 200, 255}, color.RGBA{200, 60, 0, 255}, color.RGBA{0, 150, 60, 255},
@@ -446,4 +451,90 @@ func serveRSS(queries [][]float32) {
 	fmt.Printf("graph %s: %d vectors x %d, graph arrays %.1f MB\n", *rssPath, h.Len(), h.Dim(), float64(h.MemoryBytes())/1e6)
 	fmt.Printf("VmRSS before load %s, after load %s, after serving %d queries (ef=64, %d goroutines) %s; VmHWM %s\n",
 		before, loaded, total, *rssThreads, procStatus("VmRSS"), procStatus("VmHWM"))
+}
+
+// deletes removes a random fraction of the ids, checks that none comes
+// back and measures recall@k against the ground truth minus the deleted
+// ids (the first k survivors of the exact top-100), after Compact, and
+// after re-adding them.
+func deletes(h *index.HNSW, data, queries [][]float32, gt [][]int32) {
+	rng := rand.New(rand.NewPCG(*seed, 99))
+	nDel := int(*delFrac * float64(len(data)))
+	del := map[uint32]bool{}
+	for len(del) < nDel {
+		del[uint32(rng.IntN(len(data)))] = true
+	}
+	t0 := time.Now()
+	for id := range del {
+		if err := h.Delete(id); err != nil {
+			log.Fatal(err)
+		}
+	}
+	delSec := time.Since(t0).Seconds()
+	live := make([][]int32, len(gt))
+	for i, row := range gt {
+		for _, id := range row {
+			if !del[uint32(id)] {
+				live[i] = append(live[i], id)
+			}
+		}
+		if len(live[i]) < *k {
+			log.Fatalf("query %d: fewer than %d ground-truth ids survive the deletes", i, *k)
+		}
+	}
+	check := func(stage string) {
+		for _, ef := range []int{64, 128} {
+			leaked := 0
+			res := make([][]vec.Hit, len(queries))
+			for i, q := range queries {
+				hits, err := h.Search(q, *k, ef)
+				if err != nil {
+					log.Fatal(err)
+				}
+				for _, x := range hits {
+					if del[x.ID] {
+						leaked++
+					}
+				}
+				res[i] = hits
+			}
+			// Also a wide search: deleted ids must not appear anywhere.
+			for _, q := range queries[:100] {
+				hits, _ := h.Search(q, 100, 200)
+				for _, x := range hits {
+					if del[x.ID] {
+						leaked++
+					}
+				}
+			}
+			fmt.Printf("  %s: ef=%d recall@%d on the remaining %.4f, deleted ids returned: %d (live %d, tombstones %d)\n",
+				stage, ef, *k, recall(res, live, *k), leaked, h.Len(), h.Tombstones())
+		}
+	}
+	fmt.Printf("deleted %d of %d ids at random in %.2f s (auto-compaction at 25%% tombstones)\n", nDel, len(data), delSec)
+	check("tombstones")
+	t0 = time.Now()
+	h.Compact()
+	fmt.Printf("compacted in %.2f s\n", time.Since(t0).Seconds())
+	check("compacted")
+	ids := make([]uint32, 0, nDel)
+	vs := make([][]float32, 0, nDel)
+	for id := range del {
+		ids = append(ids, id)
+		vs = append(vs, data[id])
+	}
+	t0 = time.Now()
+	if err := h.AddBatch(ids, vs, 0); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("re-added %d ids in %.2f s; live %d\n", nDel, time.Since(t0).Seconds(), h.Len())
+	clear(del)
+	for _, ef := range []int{64, 128} {
+		res := make([][]vec.Hit, len(queries))
+		for i, q := range queries {
+			res[i], _ = h.Search(q, *k, ef)
+		}
+		fmt.Printf("  re-added: ef=%d recall@%d %.4f\n", ef, *k, recall(res, gt, *k))
+	}
+	fmt.Println()
 }
