@@ -102,6 +102,24 @@ func (x *Index) Options() Options {
 // Dim returns the vector dimension.
 func (x *Index) Dim() int { return x.dim }
 
+// Bytes estimates the heap memory the index holds: planes, ids, keys,
+// tables, directories, vector copies, the id map and the tombstone bitset
+// (pending maps at ~60 B per entry).
+func (x *Index) Bytes() int64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	b := 4*int64(cap(x.planes)) + 4*int64(cap(x.ids)) + 8*int64(cap(x.sigs)) + 4*int64(cap(x.vecs)) + 8*int64(cap(x.dead))
+	for t := range x.frozen {
+		b += 4 * int64(cap(x.frozen[t]))
+	}
+	for t := range x.dir {
+		b += 4 * int64(cap(x.dir[t]))
+	}
+	b += int64(len(x.slotOf)) * 16 // swiss-table slot (8 B) at ~7/8 load plus control bytes, rounded
+	b += int64(len(x.ids)-x.nFrozen) * int64(x.l) * 60
+	return b
+}
+
 // Len returns the number of live vectors.
 func (x *Index) Len() int {
 	x.mu.RLock()
