@@ -318,3 +318,58 @@ func FuzzSearch(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentSearchAndWrite runs searches while documents are upserted
+// and deleted (go test -race): every answer comes from one snapshot, so a
+// hit's Score recomputed from the same query is never NaN or negative.
+func TestConcurrentSearchAndWrite(t *testing.T) {
+	ix := open(t, "", Options{BatchSize: 16})
+	docs := synth(5, 200)
+	if err := ix.Upsert(ctx, docs[:100]); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 3)
+	for g := 0; g < 2; g++ {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				hits, err := ix.Search(ctx, "w001x w005x w030x", 10)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for _, h := range hits {
+					if !(h.Score > 0) {
+						errs <- fmt.Errorf("bad score %v", h)
+						return
+					}
+				}
+			}
+		}()
+	}
+	for i := 100; i < 200; i += 10 {
+		if err := ix.Upsert(ctx, docs[i:i+10]); err != nil {
+			t.Fatal(err)
+		}
+		if err := ix.Delete(ctx, []string{docs[i-100].ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	for g := 0; g < 2; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ := ix.stats()
+	rc, _ := ix.recount(ctx)
+	if st != rc {
+		t.Fatalf("stats %+v after concurrent writes, recount %+v", st, rc)
+	}
+}
