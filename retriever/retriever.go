@@ -217,11 +217,11 @@ type Result struct {
 
 // resolve overlays s on the retriever's defaults and fills the rest for
 // a query of k results.
-func (r *Retriever) resolve(s Settings, k int) Settings {
+func (r *Retriever) resolve(s Settings, k int, haveVector bool) Settings {
 	s = r.defaults.Overlay(s)
 	if s.Mode == "" {
 		switch {
-		case r.src.Dense != nil && r.src.Lexical != nil && (r.src.Encoder != nil):
+		case r.src.Dense != nil && r.src.Lexical != nil && (r.src.Encoder != nil || haveVector):
 			s.Mode = Hybrid
 		case r.src.Lexical != nil:
 			s.Mode = BM25
@@ -320,7 +320,7 @@ func (r *Retriever) search(ctx context.Context, query string, qv []float32, k in
 	}
 	k = min(k, n)
 	res.K = k
-	s = r.resolve(s, k)
+	s = r.resolve(s, k, qv != nil)
 	if qv != nil && query == "" {
 		s.Mode = Dense
 	}
@@ -378,7 +378,7 @@ func (r *Retriever) Candidates(ctx context.Context, query string, qv []float32, 
 	if err != nil {
 		return Candidates{}, err
 	}
-	s = r.resolve(s, k)
+	s = r.resolve(s, k, qv != nil)
 	return r.candidates(ctx, query, qv, s, "")
 }
 

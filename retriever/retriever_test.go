@@ -90,6 +90,14 @@ func TestSearchBadInput(t *testing.T) {
 	if err != nil || res.Mode != Dense || res.Hits[0].DocID != "a" {
 		t.Fatalf("vector-only query falls back to dense: %+v %v", res, err)
 	}
+	res, err = r.SearchVector(ctx, "beta", []float32{0, 3}, 2, Settings{})
+	if err != nil || res.Mode != Hybrid {
+		t.Fatalf("text + vector without an encoder defaults to hybrid: %+v %v", res, err)
+	}
+	res, err = r.SearchVector(ctx, "  ", []float32{0, 3}, 2, Settings{})
+	if err != nil || res.Mode != Dense {
+		t.Fatalf("blank text + vector is a dense query: %+v %v", res, err)
+	}
 }
 
 func TestSettingsFile(t *testing.T) {
