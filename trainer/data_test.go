@@ -2,13 +2,16 @@ package trainer
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/twinsearch/twin/encoder"
 	"github.com/twinsearch/twin/eval"
 	"github.com/twinsearch/twin/internal/testutil"
 )
@@ -202,5 +205,58 @@ func TestBestThreshold(t *testing.T) {
 	acc, f1, thr := bestThreshold([]float64{0.9, 0.8, 0.3, 0.1}, []float64{1, 1, 0, 0})
 	if acc != 1 || f1 != 1 || thr != 0.8 {
 		t.Fatal(acc, f1, thr)
+	}
+}
+
+func TestMiners(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "corpus.jsonl")
+	var b strings.Builder
+	topics := []string{"protein folding water", "neuron spikes brain", "galaxy stars light", "market prices money"}
+	for i := range 40 {
+		fmt.Fprintf(&b, `{"_id": "d%d", "title": "doc %d", "text": "%s study number %d"}`+"\n", i, i, topics[i%4], i)
+	}
+	os.WriteFile(path, []byte(b.String()), 0o644)
+	c, err := OpenCorpus(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	queries := map[string]string{"q0": "protein folding", "q1": "brain neuron"}
+	q, _, err := NewQrels(c, queries, eval.Qrels{"q0": {"d0": 1, "d4": 1}, "q1": {"d1": 1}}, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := smallModel(t, encoder.Tied)
+	for name, mine := range map[string]func() error{
+		"bm25":  func() error { return MineBM25(context.Background(), q, 1, 5) },
+		"model": func() error { return MineModel(context.Background(), m, q, 1, 5) },
+	} {
+		q.Negatives = nil
+		if err := mine(); err != nil {
+			t.Fatal(name, err)
+		}
+		for qi, negs := range q.Negatives {
+			if len(negs) != 5 {
+				t.Fatalf("%s: query %d has %d negatives", name, qi, len(negs))
+			}
+			for _, d := range negs {
+				if q.Positives[qi][d] {
+					t.Fatalf("%s: positive %s mined as a negative", name, c.IDs[d])
+				}
+			}
+		}
+		if name == "bm25" {
+			// Lexical negatives of "protein folding" share its topic.
+			for _, d := range q.Negatives[0] {
+				if (d % 4) != 0 {
+					t.Fatalf("bm25 negative %s is off-topic", c.IDs[d])
+				}
+			}
+		}
+		e, err := q.Example(0, rand.New(rand.NewPCG(1, 1)))
+		if err != nil || len(e.Neg) != 1 {
+			t.Fatalf("%s: example %+v %v", name, e, err)
+		}
 	}
 }

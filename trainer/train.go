@@ -66,6 +66,10 @@ type Options struct {
 	// MineEvery refreshes mined hard negatives every so many epochs (0: no
 	// mining); MineDepth is the rank range sampled from (default 30) and
 	// MineSkip the top ranks skipped (default 3, likely unlabelled positives).
+	// Miner is "model" (exact search with the current model, refreshed
+	// every MineEvery epochs, default 1) or "bm25" (once, at the start);
+	// "" mines nothing.
+	Miner     string  `json:"miner"`
 	MineEvery float64 `json:"mine_every"`
 	MineDepth int     `json:"mine_depth"`
 	MineSkip  int     `json:"mine_skip"`
@@ -126,6 +130,9 @@ func (o Options) withDefaults(total int) Options {
 	if o.EvalEvery == 0 {
 		o.EvalEvery = max(1, o.Steps/10)
 	}
+	if o.MineEvery == 0 {
+		o.MineEvery = 1
+	}
 	if o.MineDepth == 0 {
 		o.MineDepth = 30
 	}
@@ -151,6 +158,11 @@ func (o Options) Validate() error {
 	case "", "linear", "cosine", "none":
 	default:
 		errs = append(errs, fmt.Errorf("trainer: decay %q: want linear, cosine or none", o.Decay))
+	}
+	switch o.Miner {
+	case "", "model", "bm25":
+	default:
+		errs = append(errs, fmt.Errorf("trainer: miner %q: want model or bm25", o.Miner))
 	}
 	if o.OutDir == "" {
 		errs = append(errs, errors.New("trainer: an output directory is required"))
@@ -372,11 +384,18 @@ func Train(ctx context.Context, m *encoder.Model, data Data, opt Options) (*Resu
 			stopped = "cancelled"
 			break
 		}
-		if data.Mine != nil && opt.MineEvery > 0 && smp.epoch() >= s.MinedAt+opt.MineEvery || data.Mine != nil && opt.MineEvery > 0 && s.Step == 0 && s.MinedAt == 0 && data.Mine.Negatives == nil {
-			if err := MineModel(ctx, m, data.Mine, opt.MineSkip, opt.MineDepth); err != nil {
-				return nil, err
+		if data.Mine != nil {
+			switch {
+			case opt.Miner == "bm25" && data.Mine.Negatives == nil:
+				if err := MineBM25(ctx, data.Mine, opt.MineSkip, opt.MineDepth); err != nil {
+					return nil, err
+				}
+			case opt.Miner == "model" && (data.Mine.Negatives == nil || smp.epoch() >= s.MinedAt+opt.MineEvery):
+				if err := MineModel(ctx, m, data.Mine, opt.MineSkip, opt.MineDepth); err != nil {
+					return nil, err
+				}
+				s.MinedAt = smp.epoch()
 			}
-			s.MinedAt = smp.epoch()
 		}
 		b, err := smp.next(int64(s.Step), opt.BatchSize)
 		if err != nil {

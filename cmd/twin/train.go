@@ -131,7 +131,8 @@ command line win. Kill it at any moment and rerun with --resume to continue.`,
 	fl.IntVar(&o.Patience, "patience", 0, "stop after N dev evaluations without improvement (0: never)")
 	fl.IntVar(&o.CheckpointEvery, "checkpoint-every", 0, "checkpoint every N steps (0: at the end and on interrupt)")
 	fl.BoolVar(&o.Resume, "resume", false, "continue from DIR/checkpoint.bin")
-	fl.Float64Var(&o.MineEvery, "mine-every", 0, "BEIR: refresh model-mined hard negatives every N epochs (0: none)")
+	fl.StringVar(&o.Miner, "mine", "", "BEIR: hard negatives mined with bm25 (once) or model (exact search, refreshed)")
+	fl.Float64Var(&o.MineEvery, "mine-every", 1, "--mine model: refresh every N epochs")
 	fl.IntVar(&o.MineDepth, "mine-depth", 30, "mined negatives per query")
 	fl.IntVar(&o.MineSkip, "mine-skip", 3, "top non-positive ranks skipped when mining")
 	return cmd
@@ -360,7 +361,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			fmt.Fprintf(cmd.ErrOrStderr(), "twin: %d qrels entries name unknown queries or documents (skipped)\n", missing)
 		}
 		data.Sources = append(data.Sources, q)
-		if f.opt.MineEvery > 0 {
+		if f.opt.Miner != "" {
 			data.Mine = q
 		}
 	}

@@ -27,6 +27,8 @@ func main() {
 	pairs := flag.String("pairs", "", "pair file to score (Spearman)")
 	preset := flag.String("preset", "stsb", "pair column preset")
 	flag.BoolVar(&randomIDF, "idf", false, "random model: install IDF computed over the BEIR corpus")
+	flag.BoolVar(&noHidden, "no-hidden", false, "random model: no hidden layer")
+	flag.IntVar(&bagDim, "bag-dim", 256, "random model: bag and output width")
 	flag.Parse()
 	if err := run(*model, *beir, *split, *unseenVs, *pairs, *preset); err != nil {
 		fmt.Fprintln(os.Stderr, "trainer-eval:", err)
@@ -34,14 +36,21 @@ func main() {
 	}
 }
 
-var randomIDF bool
+var (
+	randomIDF, noHidden bool
+	bagDim              int
+)
 
 func run(modelPath, beir, split, unseenVs, pairs, preset string) error {
 	ctx := context.Background()
 	var m *encoder.Model
 	var err error
 	if modelPath == "" {
-		m, err = encoder.New(encoder.Config{}, 1)
+		cfg := encoder.Config{BagDim: bagDim, Dim: bagDim}
+		if noHidden {
+			cfg.Hidden = []int{}
+		}
+		m, err = encoder.New(cfg, 1)
 	} else {
 		m, err = encoder.Load(modelPath)
 	}
