@@ -24,7 +24,8 @@ type Metrics struct {
 	MAP100    float64 `json:"map@100"`
 }
 
-// Options tune Evaluate. The zero value is BEIR's setting.
+// Options tune Evaluate. BEIR's EvaluateRetrieval.evaluate drops self-hits
+// by default (ignore_identical_ids=True); twin eval does too.
 type Options struct {
 	// DropSelfHits removes retrieved docs whose id equals the query id.
 	DropSelfHits bool

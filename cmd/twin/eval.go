@@ -348,7 +348,7 @@ COLL/retriever.json, where twin search and twin eval read them.`,
 	fl.IntVar(&depth, "depth", 100, "hits retrieved per query (R@100 and MAP@100 need 100)")
 	fl.StringVar(&runOut, "run-out", "", "directory for TREC run files, one per mode")
 	fl.StringVar(&unseen, "unseen", "", "also report the queries whose relevant docs are not in this split's qrels (e.g. train)")
-	fl.BoolVar(&dropSelf, "drop-self-hits", false, "drop retrieved docs whose id is the query id (data sets whose queries are documents)")
+	fl.BoolVar(&dropSelf, "drop-self-hits", true, "drop retrieved docs whose id is the query id, as BEIR does by default (--drop-self-hits=false keeps them)")
 	fl.BoolVar(&tune, "tune", false, "pick hybrid settings on this split and write them to COLL/retriever.json")
 	fl.BoolVar(&dryRun, "dry-run", false, "with --tune: print the choice, write nothing")
 	fl.Float64Var(&devFrac, "dev-frac", 0, "evaluate/tune on a deterministic fraction of the split's queries (a dev split carved from train)")
