@@ -141,6 +141,9 @@ type Collection struct {
 	log    *slog.Logger
 	closed atomic.Bool
 
+	nmu   sync.RWMutex
+	names []string // internal id -> doc id ("" = none); guarded by nmu
+
 	wmu sync.Mutex
 	// guarded by wmu
 	next        uint32
@@ -248,6 +251,12 @@ func Open(dir string, opt Options) (*Collection, error) {
 		db.Close()
 		return nil, err
 	}
+	if !opt.SkipGraph {
+		if err := c.loadNames(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open index %s: %w", dir, err)
+		}
+	}
 	return c, nil
 }
 
@@ -271,6 +280,48 @@ func removeEmptyLogs(dir string, log *slog.Logger) {
 			}
 		}
 	}
+}
+
+// loadNames reads every internal id -> doc id mapping into memory, so
+// that Search answers without touching Badger (about 16 bytes plus the id
+// per document).
+func (c *Collection) loadNames() error {
+	var names []string
+	err := c.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixName, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if len(k) != len(prefixName)+4 {
+				return fmt.Errorf("%w: name key %q", frame.ErrCorrupt, k)
+			}
+			id := int(binary.BigEndian.Uint32(k[len(prefixName):]))
+			if id >= len(names) {
+				names = append(names, make([]string, id+1-len(names))...)
+			}
+			if err := it.Item().Value(func(v []byte) error { names[id] = string(v); return nil }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	c.nmu.Lock()
+	c.names = names
+	c.nmu.Unlock()
+	return err
+}
+
+func (c *Collection) setName(id uint32, name string) {
+	c.nmu.Lock()
+	defer c.nmu.Unlock()
+	if int(id) >= len(c.names) {
+		if name == "" {
+			return
+		}
+		n := max(int(id)+1, 2*len(c.names))
+		c.names = append(c.names, make([]string, n-len(c.names))...)
+	}
+	c.names[id] = name
 }
 
 func (c *Collection) hnswOptions() HNSWOptions {
@@ -825,6 +876,9 @@ func (c *Collection) UpsertCheckpoint(ctx context.Context, docs []Doc, key strin
 			return st, fmt.Errorf("upsert: checkpoint: %w", err)
 		}
 	}
+	for j, i := range order {
+		c.setName(ids[j], docs[i].ID)
+	}
 	if err := c.graph.AddBatch(ids, vs, c.opt.Workers); err != nil {
 		return st, fmt.Errorf("upsert: graph: %w", err)
 	}
@@ -904,6 +958,7 @@ func (c *Collection) Delete(ctx context.Context, docID string) error {
 	if err := c.graph.Delete(id); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
+	c.setName(id, "")
 	return c.applyFollowers(ctx, []Change{{ID: id, DocID: docID}})
 }
 
@@ -961,6 +1016,12 @@ func (c *Collection) readDoc(txn *badger.Txn, id uint32) (Doc, error) {
 
 // DocID returns the document id of an internal id.
 func (c *Collection) DocID(id uint32) (string, error) {
+	c.nmu.RLock()
+	if int(id) < len(c.names) && c.names[id] != "" {
+		defer c.nmu.RUnlock()
+		return c.names[id], nil
+	}
+	c.nmu.RUnlock()
 	var name string
 	err := c.db.View(func(txn *badger.Txn) error {
 		it, err := txn.Get(idKey(prefixName, id))
@@ -998,24 +1059,14 @@ func (c *Collection) Search(q []float32, k, ef int) ([]Hit, error) {
 		return nil, err
 	}
 	out := make([]Hit, 0, len(hits))
-	err = c.db.View(func(txn *badger.Txn) error {
-		for _, h := range hits {
-			it, err := txn.Get(idKey(prefixName, h.ID))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				continue // deleted between graph search and lookup
-			}
-			if err != nil {
-				return err
-			}
-			name, err := it.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			out = append(out, Hit{DocID: string(name), ID: h.ID, Score: h.Score})
+	c.nmu.RLock()
+	defer c.nmu.RUnlock()
+	for _, h := range hits {
+		if int(h.ID) < len(c.names) && c.names[h.ID] != "" {
+			out = append(out, Hit{DocID: c.names[h.ID], ID: h.ID, Score: h.Score})
 		}
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // Iterate calls fn for every stored vector in internal-id order. v is

@@ -58,6 +58,7 @@ var (
 	serveSecs  = flag.Float64("serve-seconds", 5, "with -rss: seconds of serving")
 	rssThreads = flag.Int("rss-threads", 2, "with -rss: serving goroutines")
 	delFrac    = flag.Float64("delete", 0.1, "after the HNSW sweep, delete this fraction of ids at random, check results and re-add them (0 = skip)")
+	collDir    = flag.String("collection", "", "only open this collection (built with twin build --vectors NAME_base.fvecs), report recall/QPS through Collection.Search and RSS")
 	loadPath   = flag.String("load", "", "load the HNSW graph from this snapshot instead of building it")
 	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the search sweep here")
 )
@@ -184,6 +185,10 @@ func main() {
 	queries := readF(base + "_query.fvecs")
 	if *rssPath != "" {
 		serveRSS(queries)
+		return
+	}
+	if *collDir != "" {
+		serveCollection(queries, readI(base+"_gt.ivecs"))
 		return
 	}
 	gt := readI(base + "_gt.ivecs")
@@ -537,4 +542,49 @@ func deletes(h *index.HNSW, data, queries [][]float32, gt [][]int32) {
 		fmt.Printf("  re-added: ef=%d recall@%d %.4f\n", ef, *k, recall(res, gt, *k))
 	}
 	fmt.Println()
+}
+
+// serveCollection opens a collection read-only and measures recall, QPS
+// and RSS through Collection.Search (graph search plus Badger lookups of
+// the doc ids, which are row numbers).
+func serveCollection(queries [][]float32, gt [][]int32) {
+	debug.FreeOSMemory()
+	before := procStatus("VmRSS")
+	t0 := time.Now()
+	c, err := index.Open(*collDir, index.Options{ReadOnly: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	openSec := time.Since(t0).Seconds()
+	runtime.GC()
+	opened := procStatus("VmRSS")
+	for _, ef := range ints(*efList) {
+		for _, t := range ints(*threads) {
+			res := make([][]vec.Hit, len(queries))
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := range t {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := w; i < len(queries); i += t {
+						hits, err := c.Search(queries[i], *k, ef)
+						if err != nil {
+							log.Fatal(err)
+						}
+						res[i] = res[i][:0]
+						for _, h := range hits {
+							id, _ := strconv.Atoi(h.DocID)
+							res[i] = append(res[i], vec.Hit{ID: uint32(id), Score: h.Score})
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			fmt.Printf("| collection | %d | %d | %.4f | %.0f |\n", ef, t, recall(res, gt, *k), float64(len(queries))/time.Since(start).Seconds())
+		}
+	}
+	fmt.Printf("collection %s: %d docs, opened in %.2f s; VmRSS before open %s, after open %s, after serving %s; VmHWM %s\n",
+		*collDir, c.Len(), openSec, before, opened, procStatus("VmRSS"), procStatus("VmHWM"))
 }
