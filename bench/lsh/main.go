@@ -45,6 +45,7 @@ func main() {
 	dataDir := flag.String("data", "../shared/data/ann", "ann: directory of the fvecs files")
 	name := flag.String("name", "gmm100k", "ann: data set name")
 	corpusPath := flag.String("corpus", "../shared/data/scifact/corpus.jsonl", "corpus: BEIR corpus.jsonl")
+	modelPath := flag.String("model", "", "corpus: model file (default: a random-init model, encoder.New with -seed)")
 	plant := flag.Int("plant", 1000, "corpus: number of edited copies of random documents to add")
 	seed := flag.Uint64("seed", 1, "seed")
 	flag.Parse()
@@ -55,7 +56,7 @@ func main() {
 	case "ann":
 		err = ann(*dataDir, *name, *seed)
 	case "corpus":
-		err = corpusRun(*corpusPath, *tau, *recall, *maxL, *plant, *seed)
+		err = corpusRun(*corpusPath, *modelPath, *tau, *recall, *maxL, *plant, *seed)
 	default:
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}
@@ -414,7 +415,7 @@ func edit(rng *rand.Rand, text string) string {
 	return strings.Join(out, " ")
 }
 
-func corpusRun(path string, tau, recall float64, maxL, plant int, seed uint64) error {
+func corpusRun(path, modelPath string, tau, recall float64, maxL, plant int, seed uint64) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -438,6 +439,11 @@ func corpusRun(path string, tau, recall float64, maxL, plant int, seed uint64) e
 		texts = append(texts, edit(rng, texts[rng.IntN(orig)]))
 	}
 	m, err := encoder.New(encoder.Config{}, seed)
+	what := "random-init model"
+	if modelPath != "" {
+		m, err = encoder.Load(modelPath)
+		what = "model " + modelPath
+	}
 	if err != nil {
 		return err
 	}
@@ -451,7 +457,7 @@ func corpusRun(path string, tau, recall float64, maxL, plant int, seed uint64) e
 	if err := m.EncodeBatch(context.Background(), encoder.DocTower, texts, vs); err != nil {
 		return err
 	}
-	fmt.Printf("corpus %s: %d docs + %d edited copies, encoded (random-init model, dim %d) in %v\n", path, orig, plant, dim, time.Since(t0).Round(time.Millisecond))
+	fmt.Printf("corpus %s: %d docs + %d edited copies, encoded (%s, dim %d) in %v\n", path, orig, plant, what, dim, time.Since(t0).Round(time.Millisecond))
 	var keep [][]float32
 	var keepIdx []int
 	for i, v := range vs {
