@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -26,12 +27,16 @@ import (
 // Files inside a collection directory.
 const (
 	storeDir  = "store"      // Badger
-	graphFile = "graph.hnsw" // framed: Badger generation + HNSW snapshot
+	graphFile = "graph.hnsw" // HNSW snapshot (TWINHNSW frame)
+	genFile   = "graph.gen"  // which store generation graph.hnsw reflects
 )
 
 const (
-	graphMagic = "TWINGRPH"
-	graphV1    = 1 // u64 generation, then a TWINHNSW frame
+	genMagic = "TWINGGEN"
+	// genV1: u64 store generation, u64 graph file length, u32 the graph
+	// file's CRC trailer (binds the pair: a graph written without its
+	// generation file, or the other way round, does not match).
+	genV1 = 1
 )
 
 // Badger key prefixes. Internal ids are big-endian so iteration runs in id
@@ -396,14 +401,22 @@ func getU(txn *badger.Txn, key []byte, n int) (uint64, error) {
 }
 
 func (c *Collection) readGraph() (*HNSW, uint64, error) {
-	_, p, err := frame.ReadFile(filepath.Join(c.dir, graphFile), graphMagic, graphV1, graphV1)
+	_, p, err := frame.ReadFile(filepath.Join(c.dir, genFile), genMagic, genV1, genV1)
 	if err != nil {
 		return nil, 0, err
 	}
-	if len(p) < 8 {
-		return nil, 0, fmt.Errorf("%w: graph snapshot too short", frame.ErrCorrupt)
+	if len(p) != 20 {
+		return nil, 0, fmt.Errorf("%w: %s holds %d bytes", frame.ErrCorrupt, genFile, len(p))
 	}
-	g, err := DecodeHNSW(p[8:])
+	data, err := os.ReadFile(filepath.Join(c.dir, graphFile))
+	if err != nil {
+		return nil, 0, err
+	}
+	if uint64(len(data)) != binary.LittleEndian.Uint64(p[8:]) || len(data) < 4 ||
+		binary.LittleEndian.Uint32(data[len(data)-4:]) != binary.LittleEndian.Uint32(p[16:]) {
+		return nil, 0, fmt.Errorf("%w: %s does not match %s", frame.ErrCorrupt, graphFile, genFile)
+	}
+	g, err := DecodeHNSW(data)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -413,6 +426,7 @@ func (c *Collection) readGraph() (*HNSW, uint64, error) {
 	return g, binary.LittleEndian.Uint64(p), nil
 }
 
+// writeGraphLocked saves the graph, then the generation file naming it.
 func (c *Collection) writeGraphLocked() error {
 	if c.opt.ReadOnly || c.graphSeq == c.seq {
 		return nil
@@ -421,10 +435,17 @@ func (c *Collection) writeGraphLocked() error {
 	if err != nil {
 		return err
 	}
-	payload := binary.LittleEndian.AppendUint64(make([]byte, 0, 8+len(b)), c.seq)
-	payload = append(payload, b...)
-	if err := frame.WriteFile(filepath.Join(c.dir, graphFile), graphMagic, graphV1, payload); err != nil {
+	if err := frame.WriteFileAtomic(filepath.Join(c.dir, graphFile), func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}); err != nil {
 		return fmt.Errorf("write graph snapshot: %w", err)
+	}
+	p := binary.LittleEndian.AppendUint64(nil, c.seq)
+	p = binary.LittleEndian.AppendUint64(p, uint64(len(b)))
+	p = append(p, b[len(b)-4:]...)
+	if err := frame.WriteFile(filepath.Join(c.dir, genFile), genMagic, genV1, p); err != nil {
+		return fmt.Errorf("write graph generation: %w", err)
 	}
 	c.graphSeq = c.seq
 	return nil
