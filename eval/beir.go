@@ -242,29 +242,3 @@ func MarshalQueries(w io.Writer, q map[string]string) error {
 	}
 	return nil
 }
-
-// CarveDev splits qrels into a dev part holding about frac of the queries
-// and the rest, deterministically from seed and the query ids (FNV-1a of
-// seed and id), so the same call always carves the same dev set. Used to
-// tune on train qrels without touching test.
-func CarveDev(q Qrels, frac float64, seed uint64) (dev, rest Qrels) {
-	dev, rest = Qrels{}, Qrels{}
-	for qid, m := range q {
-		h := uint64(14695981039346656037)
-		for i := 0; i < 8; i++ {
-			h = (h ^ (seed >> (8 * i) & 0xff)) * 1099511628211
-		}
-		for i := 0; i < len(qid); i++ {
-			h = (h ^ uint64(qid[i])) * 1099511628211
-		}
-		h ^= h >> 33
-		h *= 0xff51afd7ed558ccd
-		h ^= h >> 33
-		if float64(h>>11)/float64(1<<53) < frac {
-			dev[qid] = m
-		} else {
-			rest[qid] = m
-		}
-	}
-	return dev, rest
-}

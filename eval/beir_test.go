@@ -2,7 +2,6 @@ package eval
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -174,25 +173,4 @@ func FuzzReadQueries(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		ReadQueries(strings.NewReader(s))
 	})
-}
-
-func TestCarveDev(t *testing.T) {
-	q := Qrels{}
-	for i := 0; i < 1000; i++ {
-		q[fmt.Sprint(i)] = map[string]int{"d": 1}
-	}
-	dev, rest := CarveDev(q, 0.2, 1)
-	if len(dev)+len(rest) != 1000 || len(dev) < 150 || len(dev) > 250 {
-		t.Fatalf("dev %d rest %d", len(dev), len(rest))
-	}
-	for id := range dev {
-		if _, ok := rest[id]; ok {
-			t.Fatalf("%s in both", id)
-		}
-	}
-	dev2, _ := CarveDev(q, 0.2, 1)
-	dev3, _ := CarveDev(q, 0.2, 2)
-	if !reflect.DeepEqual(dev, dev2) || reflect.DeepEqual(dev, dev3) {
-		t.Fatal("carving must be deterministic per seed and differ across seeds")
-	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/twinsearch/twin/index/bm25"
 	"github.com/twinsearch/twin/internal/corpus"
 	"github.com/twinsearch/twin/retriever"
+	"github.com/twinsearch/twin/trainer"
 )
 
 func init() { register(newEvalCmd) }
@@ -179,7 +180,9 @@ test queries none of whose relevant docs appear in the TRAIN qrels.
 --tune picks the hybrid settings (shape, k', RRF k or weighted alpha and
 normalisation) with the best nDCG@10 on the split — use a dev split, or
 --dev-frac to carve one from train qrels, never test — and writes them to
-COLL/retriever.json, where twin search and twin eval read them.`,
+COLL/retriever.json, where twin search and twin eval read them. --dev-frac F
+--dev-seed S selects exactly the queries twin train --dev-frac F --seed S
+held out, so a supervised model is tuned on queries it never trained on.`,
 		Example: `  twin eval --beir ../shared/data/scifact --split test --mode bm25
   twin eval --beir data/scifact --model model.twin --mode bm25,dense,hybrid-rrf,hybrid-weighted --unseen train
   twin eval --index ./coll --beir data/scifact --split train --dev-frac 0.2 --tune
@@ -213,7 +216,11 @@ COLL/retriever.json, where twin search and twin eval read them.`,
 			}
 			qrels := ds.Qrels
 			if devFrac > 0 {
-				qrels, _ = eval.CarveDev(qrels, devFrac, devSeed)
+				// the carve of twin train --dev-frac (same seed): tune only on
+				// queries a supervised model did not train on
+				if _, qrels, err = trainer.SplitQrels(qrels, devFrac, devSeed); err != nil {
+					return usageError{err}
+				}
 			}
 			var src *sources
 			var ids map[string]struct{}
@@ -351,8 +358,8 @@ COLL/retriever.json, where twin search and twin eval read them.`,
 	fl.BoolVar(&dropSelf, "drop-self-hits", true, "drop retrieved docs whose id is the query id, as BEIR does by default (--drop-self-hits=false keeps them)")
 	fl.BoolVar(&tune, "tune", false, "pick hybrid settings on this split and write them to COLL/retriever.json")
 	fl.BoolVar(&dryRun, "dry-run", false, "with --tune: print the choice, write nothing")
-	fl.Float64Var(&devFrac, "dev-frac", 0, "evaluate/tune on a deterministic fraction of the split's queries (a dev split carved from train)")
-	fl.Uint64Var(&devSeed, "dev-seed", 1, "seed of the --dev-frac carve")
+	fl.Float64Var(&devFrac, "dev-frac", 0, "evaluate/tune on the dev queries twin train --dev-frac F holds out of this split (same carve)")
+	fl.Uint64Var(&devSeed, "dev-seed", 1, "seed of the --dev-frac carve (twin train's --seed)")
 	rf.add(cmd)
 	return cmd
 }
