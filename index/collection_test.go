@@ -282,3 +282,27 @@ func TestCollectionRepair(t *testing.T) {
 		t.Fatalf("new id not above the old ones: %+v %v", st, hits)
 	}
 }
+
+func FuzzDecodeManifest(f *testing.F) {
+	m := &Manifest{FormatVersion: formatV1, Metric: "cosine", Dim: 8, ModelFingerprint: "x", HNSW: HNSWParams{M: 16, EfConstruction: 200, EfSearch: 64}}
+	p := filepath.Join(f.TempDir(), ManifestFile)
+	if err := writeManifest(p, m); err != nil {
+		f.Fatal(err)
+	}
+	good, _ := os.ReadFile(p)
+	f.Add(good)
+	f.Add([]byte(`{"body": {}, "crc32c": 0}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := decodeManifest("m", data)
+		if err != nil {
+			if !errors.Is(err, ErrManifest) {
+				t.Fatalf("error without ErrManifest: %v", err)
+			}
+			return
+		}
+		if got.Dim <= 0 || got.Metric != "cosine" {
+			t.Fatalf("accepted %+v", got)
+		}
+	})
+}

@@ -1,27 +1,3 @@
-// Package index holds twin's vector indexes and its on-disk collection.
-//
-// Three VectorIndex implementations share one small interface:
-//
-//   - HNSW, twin's own hierarchical navigable small world graph (Malkov &
-//     Yashunin): the fast approximate index.
-//   - Flat, exact brute force: the recall oracle and the right choice for
-//     small collections.
-//   - CoderHNSW, an adapter over github.com/coder/hnsw v0.6.1, kept only so
-//     its (poor, see its doc) numbers sit next to ours in every benchmark.
-//
-// Vectors are float32 and scored by inner product (vec.Dot); callers pass
-// unit vectors so the score is cosine similarity, higher is better. Ids are
-// caller-chosen uint32 values; memory grows with the largest id, so ids
-// should be dense (0, 1, 2, ...), which is what Collection assigns.
-//
-//	h := index.NewHNSW(128, index.HNSWOptions{M: 16, EfConstruction: 200})
-//	for i, v := range vectors { h.Add(uint32(i), v) }
-//	hits, err := h.Search(q, 10, 64) // best first
-//
-// Collection (Open/Close) is one collection directory: Badger holds the
-// documents and vectors, the HNSW graph is a derived snapshot rebuilt from
-// Badger when it is missing or stale, and a manifest records what the
-// vectors mean (dim, metric, model fingerprint, graph parameters).
 package index
 
 import (
