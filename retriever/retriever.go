@@ -229,8 +229,10 @@ func (r *Retriever) resolve(s Settings, k int, haveVector bool) Settings {
 			s.Mode = Dense
 		}
 	}
+	if s.KPrime == 0 {
+		s.KPrime = max(100, k)
+	}
 	s = resolveStatic(s)
-	s.KPrime = max(s.KPrime, k)
 	if s.Ef != 0 {
 		s.Ef = max(s.Ef, s.KPrime)
 	}
