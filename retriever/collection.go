@@ -28,6 +28,7 @@ func (c Collection) SearchVector(ctx context.Context, q []float32, k, ef int) ([
 	for i, x := range h {
 		out[i] = Scored{x.DocID, float64(x.Score)}
 	}
+	sortScored(out) // equal scores by doc id, as everywhere in the retriever
 	return out, nil
 }
 

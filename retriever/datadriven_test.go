@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twinsearch/twin/index"
 	"github.com/twinsearch/twin/index/bm25"
 )
 
@@ -33,8 +34,103 @@ func TestDataDriven(t *testing.T) {
 		t.Fatal("no ../testdata/retrieval/*.txt fixtures")
 	}
 	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) { runFile(t, f) })
+		for _, be := range []string{"memory", "collection"} {
+			t.Run(filepath.Base(f)+"/"+be, func(t *testing.T) { runFile(t, f, be) })
+		}
 	}
+}
+
+// ddBackend is where a scenario's documents live: "memory" (MemVectors +
+// an in-memory BM25 index) or "collection" (index.Collection on disk with
+// HNSW, and DIR/bm25 kept in step by BM25Follower). Both must produce the
+// expected output.
+type ddBackend struct {
+	kind  string
+	dir   string
+	lex   *bm25.Index
+	mem   *MemVectors
+	coll  *index.Collection
+	src   Sources
+	ready bool
+}
+
+func (b *ddBackend) open(t *testing.T, dim int) {
+	if b.ready {
+		return
+	}
+	b.ready = true
+	var err error
+	switch b.kind {
+	case "memory":
+		if b.lex, err = bm25.Open("", bm25.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		b.mem = NewMemVectors(dim)
+		b.src = Sources{Dense: b.mem, Vectors: b.mem, Lexical: BM25Source(b.lex)}
+	default:
+		b.dir = filepath.Join(t.TempDir(), "coll")
+		if b.lex, err = bm25.Open(BM25Dir(b.dir), bm25.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if b.coll, err = index.Open(b.dir, index.Options{Dim: dim, Followers: []index.Follower{BM25Follower(b.lex)}}); err != nil {
+			t.Fatal(err)
+		}
+		c := Collection{b.coll}
+		b.src = Sources{Dense: c, Vectors: c, Lexical: BM25Source(b.lex)}
+	}
+	t.Cleanup(func() {
+		if b.coll != nil {
+			b.coll.Close()
+		}
+		b.lex.Close()
+	})
+}
+
+func (b *ddBackend) upsert(t *testing.T, docs []index.Doc) {
+	ctx := context.Background()
+	b.open(t, len(docs[0].Vector))
+	if b.coll != nil {
+		if _, err := b.coll.Upsert(ctx, docs); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	var bd []bm25.Doc
+	for _, d := range docs {
+		if err := b.mem.Upsert(d.ID, d.Vector); err != nil {
+			t.Fatal(err)
+		}
+		bd = append(bd, bm25.Doc{ID: d.ID, Title: d.Title, Text: d.Text})
+	}
+	if err := b.lex.Upsert(ctx, bd); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (b *ddBackend) delete(t *testing.T, ids []string) {
+	ctx := context.Background()
+	for _, id := range ids {
+		id = strings.TrimSpace(id)
+		if b.coll != nil {
+			if err := b.coll.Delete(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		b.mem.Delete(id)
+		if err := b.lex.Delete(ctx, []string{id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (b *ddBackend) count(t *testing.T) string {
+	n, _ := b.lex.Count()
+	d := b.src.Dense.Len()
+	if n != d {
+		t.Fatalf("BM25 holds %d docs, the dense side %d", n, d)
+	}
+	return fmt.Sprintf("ok, %d docs", n)
 }
 
 type ddCase struct {
@@ -79,16 +175,12 @@ func parseDD(t *testing.T, path string) []ddCase {
 	return cases
 }
 
-func runFile(t *testing.T, path string) {
+func runFile(t *testing.T, path, backend string) {
 	ctx := context.Background()
 	cases := parseDD(t, path)
-	lex, err := bm25.Open("", bm25.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lex.Close()
-	var dense *MemVectors
+	be := &ddBackend{kind: backend}
 	var r *Retriever
+	var err error
 	var out strings.Builder
 	for ci, c := range cases {
 		fields := strings.Fields(c.cmd)
@@ -100,39 +192,23 @@ func runFile(t *testing.T, path string) {
 		var got []string
 		switch fields[0] {
 		case "upsert":
-			var docs []bm25.Doc
+			var docs []index.Doc
 			for _, line := range c.input {
 				p := strings.Split(line, "|")
 				if len(p) != 4 {
 					t.Fatalf("case %d: upsert line %q: want id | vector | title | text", ci, line)
 				}
-				id := strings.TrimSpace(p[0])
-				v := parseVec(t, strings.Fields(p[1]))
-				if dense == nil {
-					dense = NewMemVectors(len(v))
-				}
-				if err := dense.Upsert(id, v); err != nil {
-					t.Fatal(err)
-				}
-				docs = append(docs, bm25.Doc{ID: id, Title: strings.TrimSpace(p[2]), Text: strings.TrimSpace(p[3])})
+				docs = append(docs, index.Doc{ID: strings.TrimSpace(p[0]), Vector: parseVec(t, strings.Fields(p[1])),
+					Title: strings.TrimSpace(p[2]), Text: strings.TrimSpace(p[3])})
 			}
-			if err := lex.Upsert(ctx, docs); err != nil {
-				t.Fatal(err)
-			}
-			n, _ := lex.Count()
-			got = []string{fmt.Sprintf("ok, %d docs", n)}
+			be.upsert(t, docs)
+			got = []string{be.count(t)}
 		case "delete":
-			for _, id := range c.input {
-				dense.Delete(strings.TrimSpace(id))
-			}
-			if err := lex.Delete(ctx, c.input); err != nil {
-				t.Fatal(err)
-			}
-			n, _ := lex.Count()
-			got = []string{fmt.Sprintf("ok, %d docs", n)}
+			be.delete(t, c.input)
+			got = []string{be.count(t)}
 		case "search":
 			if r == nil {
-				if r, err = New(Sources{Dense: dense, Vectors: dense, Lexical: BM25Source(lex)}, Settings{}); err != nil {
+				if r, err = New(be.src, Settings{}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -191,7 +267,7 @@ func runFile(t *testing.T, path string) {
 			t.Errorf("%s case %d %q:\ngot:\n%s\nwant:\n%s", filepath.Base(path), ci, c.cmd, strings.Join(got, "\n"), strings.Join(c.expected, "\n"))
 		}
 	}
-	if *update {
+	if *update && backend == "memory" {
 		if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
