@@ -88,7 +88,7 @@ command line win. Kill it at any moment and rerun with --resume to continue.`,
 	fl.IntVar(&f.dim, "dim", 256, "output dimension")
 	fl.StringVar(&f.tying, "tying", "tied", "tied (Siamese), untied (two towers) or heads (shared body, own projections)")
 	fl.Uint64Var(&f.modelSeed, "model-seed", 1, "seed of the random initialisation")
-	fl.BoolVar(&f.idf, "idf", false, "weight features by IDF computed over the corpus (--corpus or the BEIR corpus)")
+	fl.BoolVar(&f.idf, "idf", false, "weight features by IDF computed over the corpus (--corpus or the BEIR corpus), else over the pair texts")
 
 	fl.StringArrayVar(&f.pairs, "pairs", nil, "pair file (repeatable)")
 	fl.StringArrayVar(&f.triplets, "triplets", nil, "triplet file (repeatable)")
@@ -395,13 +395,28 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 	}
 	if f.idf {
-		if corpusForIDF == nil {
-			return usagef("--idf needs a corpus (--corpus or --beir)")
-		}
-		docs := make([]string, corpusForIDF.Len())
-		for i := range docs {
-			if docs[i], err = corpusForIDF.Body(i); err != nil {
-				return err
+		// IDF over the corpus, or else over the texts of the pair files.
+		var docs []string
+		if corpusForIDF != nil {
+			docs = make([]string, corpusForIDF.Len())
+			for i := range docs {
+				if docs[i], err = corpusForIDF.Body(i); err != nil {
+					return err
+				}
+			}
+		} else {
+			seen := map[string]bool{}
+			for _, src := range data.Sources {
+				if p, ok := src.(*trainer.Pairs); ok {
+					for _, e := range p.Items {
+						for _, t := range append([]string{e.A, e.B}, e.Neg...) {
+							if !seen[t] {
+								seen[t] = true
+								docs = append(docs, t)
+							}
+						}
+					}
+				}
 			}
 		}
 		idf, err := trainer.ComputeIDF(ctx, m, docs)

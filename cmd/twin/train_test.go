@@ -45,6 +45,10 @@ func TestTrainCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// IDF from the pair texts when there is no corpus.
+	if _, err := twinCLI(t, "", append([]string{"train", "--pairs", pairs, "--preset", "stsb", "--loss", "mse", "--batch", "8", "--steps", "2", "--idf", "--out", filepath.Join(dir, "idf")}, small...)...); err != nil {
+		t.Fatal(err)
+	}
 	// --config supplies flags; the command line wins.
 	cfg := writeFile(t, filepath.Join(dir, "cfg.json"), `{"loss": "mse", "batch": 8, "steps": 3, "pairs": ["`+pairs+`"], "preset": "stsb", "bits": 10, "bag-dim": 32, "hidden": "16", "dim": 16}`)
 	stdout, err = twinCLI(t, "", "train", "--config", cfg, "--steps", "2", "--out", filepath.Join(dir, "run2"), "--json")
