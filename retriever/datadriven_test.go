@@ -24,7 +24,7 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	upsert                      input: "id | v1 v2 ... | title | text" per line
 //	delete                      input: one doc id per line
 //	search mode=M k=N [vec=a,b,c] [fusion=rrf|weighted] [alpha=A] [shape=union|rerank]
-//	       [norm=minmax|zscore] [kprime=N] [rrfk=K] [exact]
+//	       [norm=minmax|zscore] [kprime=N] [rrfk=K] [exact] [collapse=COS]
 //	                            input: the query text (may be empty with vec=)
 //	                            output: one hit per line, "id dense=R bm25=R"
 //	                            (source ranks; "-" = absent), or "error: ..."
@@ -220,6 +220,7 @@ func runFile(t *testing.T, path, backend string) {
 			s.KPrime, _ = strconv.Atoi(args["kprime"])
 			s.RRFK, _ = strconv.ParseFloat(args["rrfk"], 64)
 			_, s.ExactRerank = args["exact"]
+			s.Collapse, _ = strconv.ParseFloat(args["collapse"], 64)
 			k, _ := strconv.Atoi(args["k"])
 			q := strings.Join(c.input, "\n")
 			var res *Result
@@ -243,6 +244,9 @@ func runFile(t *testing.T, path, backend string) {
 						rk = strconv.Itoa(src.Rank)
 					}
 					line += " " + src.Source + "=" + rk
+				}
+				if len(h.Duplicates) > 0 {
+					line += " dup=" + strings.Join(h.Duplicates, ",")
 				}
 				got = append(got, line)
 			}

@@ -32,6 +32,8 @@ type Hit struct {
 	DocID   string         `json:"id"`
 	Score   float64        `json:"score"`
 	Sources []Contribution `json:"sources,omitempty"`
+	// Duplicates are near-duplicate hits folded into this one (Settings.Collapse).
+	Duplicates []string `json:"duplicates,omitempty"`
 }
 
 // Norm names a score normalisation for weighted fusion.

@@ -68,6 +68,12 @@ type Settings struct {
 	Ef     int      `json:"ef,omitempty"`      // ANN search breadth; default max(k', index default)
 	// ExactRerank recomputes dense scores from stored vectors (needs Vectors).
 	ExactRerank bool `json:"exact_rerank,omitempty"`
+	// Collapse, when > 0, folds near-duplicate hits: walking the ranking
+	// best first, a hit whose stored vector has cosine >= Collapse with an
+	// already kept hit is dropped and listed in that hit's Duplicates.
+	// Exact pairwise check over the top hits (O(k^2) dot products; 2k hits
+	// are fetched so k remain). Needs Vectors. 0 = off.
+	Collapse float64 `json:"collapse,omitempty"`
 }
 
 // DefaultAlpha is the weighted-fusion dense weight when none is set.
@@ -108,6 +114,9 @@ func (s Settings) Overlay(o Settings) Settings {
 		s.Ef = o.Ef
 	}
 	s.ExactRerank = s.ExactRerank || o.ExactRerank
+	if o.Collapse != 0 {
+		s.Collapse = o.Collapse
+	}
 	return s
 }
 
@@ -145,6 +154,9 @@ func (s Settings) Validate() error {
 	}
 	if s.KPrime < 0 {
 		bad("k' %d must be >= 1", s.KPrime)
+	}
+	if !(s.Collapse >= 0 && s.Collapse <= 1) {
+		bad("collapse threshold %v must be a cosine in (0, 1], or 0 for off", s.Collapse)
 	}
 	if s.Ef < 0 {
 		bad("ef %d must be >= 1", s.Ef)
@@ -331,18 +343,25 @@ func (r *Retriever) search(ctx context.Context, query string, qv []float32, k in
 		res.Hits = []Hit{}
 		return res, nil
 	}
+	if s.Collapse > 0 && r.src.Vectors == nil {
+		return nil, fmt.Errorf("%w: collapsing near-duplicates needs stored vectors", ErrNoSource)
+	}
+	want := k // hits before collapsing: over-fetch so k remain
+	if s.Collapse > 0 {
+		want = min(n, 2*k)
+	}
 	switch s.Mode {
 	case BM25:
 		if r.src.Lexical == nil {
 			return nil, fmt.Errorf("%w: bm25 mode needs the collection's BM25 index", ErrNoSource)
 		}
-		l, err := r.lexical(ctx, query, k)
+		l, err := r.lexical(ctx, query, want)
 		if err != nil {
 			return nil, err
 		}
 		res.Hits = Single(l)
 	case Dense:
-		l, err := r.dense(ctx, query, qv, k, s)
+		l, err := r.dense(ctx, query, qv, want, s)
 		if err != nil {
 			return nil, err
 		}
@@ -353,6 +372,11 @@ func (r *Retriever) search(ctx context.Context, query string, qv []float32, k in
 			return nil, err
 		}
 		res.Hits = FuseCandidates(c, s)
+	}
+	if s.Collapse > 0 {
+		if res.Hits, err = r.collapse(ctx, res.Hits, k, s.Collapse); err != nil {
+			return nil, err
+		}
 	}
 	if len(res.Hits) > k {
 		res.Hits = res.Hits[:k]
@@ -595,3 +619,36 @@ func sortScored(h []Scored) {
 }
 
 func normalize(v []float32) { vec.Normalize(v) }
+
+// collapse keeps, best first, hits whose vector is not within cosine
+// threshold of a kept one, until k are kept; dropped ids go to the
+// keeper's Duplicates. Hits without a stored vector are kept as they are.
+func (r *Retriever) collapse(ctx context.Context, hits []Hit, k int, threshold float64) ([]Hit, error) {
+	var kept []Hit
+	var vecs [][]float32
+	for _, h := range hits {
+		if len(kept) == k {
+			break
+		}
+		v, err := r.src.Vectors.Vector(ctx, h.DocID)
+		if err != nil {
+			return nil, err
+		}
+		dup := -1
+		if v != nil {
+			for i, u := range vecs {
+				if u != nil && len(u) == len(v) && float64(vec.Dot(u, v)) >= threshold {
+					dup = i
+					break
+				}
+			}
+		}
+		if dup >= 0 {
+			kept[dup].Duplicates = append(kept[dup].Duplicates, h.DocID)
+			continue
+		}
+		kept = append(kept, h)
+		vecs = append(vecs, v)
+	}
+	return kept, nil
+}

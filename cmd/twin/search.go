@@ -149,6 +149,7 @@ type retrievalFlags struct {
 	alpha, rrfK         float64
 	kPrime, ef          int
 	exact               bool
+	collapse            float64
 	k1, b               float64
 	modelPath           string
 }
@@ -163,6 +164,7 @@ func (f *retrievalFlags) add(cmd *cobra.Command) {
 	fl.IntVar(&f.kPrime, "kprime", 0, "candidates per source before fusion (default: tuned, else max(100, k))")
 	fl.IntVar(&f.ef, "ef", 0, "HNSW search breadth (default: the index's, raised to k')")
 	fl.BoolVar(&f.exact, "exact", false, "rerank dense candidates with exact dot products of the stored vectors")
+	fl.Float64Var(&f.collapse, "collapse", 0, "fold near-duplicate hits whose vectors have cosine >= this into the better one (0: off; e.g. 0.95)")
 	fl.Float64Var(&f.k1, "bm25-k1", 0, "BM25 k1 (default 1.2)")
 	fl.Float64Var(&f.b, "bm25-b", 0, "BM25 b (default 0.75)")
 	fl.StringVarP(&f.modelPath, "model", "m", "", "model file for query encoding (default: the collection's model)")
@@ -170,7 +172,7 @@ func (f *retrievalFlags) add(cmd *cobra.Command) {
 
 func (f *retrievalFlags) settings(cmd *cobra.Command) (retriever.Settings, error) {
 	s := retriever.Settings{Fusion: f.fusion, Shape: f.shape, Norm: retriever.Norm(f.norm),
-		RRFK: f.rrfK, KPrime: f.kPrime, Ef: f.ef, ExactRerank: f.exact}
+		RRFK: f.rrfK, KPrime: f.kPrime, Ef: f.ef, ExactRerank: f.exact, Collapse: f.collapse}
 	if cmd.Flags().Changed("alpha") {
 		a := f.alpha
 		s.Alpha = &a
@@ -301,18 +303,19 @@ text query too, hybrid uses the text for BM25.`,
 }
 
 type jsonHit struct {
-	Rank    int                      `json:"rank"`
-	ID      string                   `json:"id"`
-	Score   float64                  `json:"score"`
-	Title   string                   `json:"title,omitempty"`
-	Snippet string                   `json:"snippet,omitempty"`
-	Sources []retriever.Contribution `json:"sources,omitempty"`
+	Rank       int                      `json:"rank"`
+	ID         string                   `json:"id"`
+	Score      float64                  `json:"score"`
+	Title      string                   `json:"title,omitempty"`
+	Snippet    string                   `json:"snippet,omitempty"`
+	Sources    []retriever.Contribution `json:"sources,omitempty"`
+	Duplicates []string                 `json:"duplicates,omitempty"`
 }
 
 func printResult(ctx context.Context, w io.Writer, res *retriever.Result, docs docSource, explain bool, snippetLen int) error {
 	hits := make([]jsonHit, len(res.Hits))
 	for i, h := range res.Hits {
-		hits[i] = jsonHit{Rank: i + 1, ID: h.DocID, Score: h.Score, Sources: h.Sources}
+		hits[i] = jsonHit{Rank: i + 1, ID: h.DocID, Score: h.Score, Sources: h.Sources, Duplicates: h.Duplicates}
 		if docs != nil {
 			title, text, ok, err := docs.Doc(ctx, h.DocID)
 			if err != nil {
@@ -365,6 +368,9 @@ func printResult(ctx context.Context, w io.Writer, res *retriever.Result, docs d
 				text += " — "
 			}
 			text += h.Snippet
+		}
+		if len(h.Duplicates) > 0 {
+			text += fmt.Sprintf(" [+%d near-duplicates: %s]", len(h.Duplicates), strings.Join(h.Duplicates, ", "))
 		}
 		row = append(row, text)
 		t.row(row...)
