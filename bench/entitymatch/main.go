@@ -12,33 +12,21 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"flag"
 	"fmt"
 	"log"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/twinsearch/twin/encoder"
 	"github.com/twinsearch/twin/internal/vec"
 	"github.com/twinsearch/twin/lsh"
+	"github.com/twinsearch/twin/lsh/matchdata"
 	"github.com/twinsearch/twin/trainer"
 )
-
-type pair struct {
-	a, b int
-	y    float64
-}
-
-type dataset struct {
-	name               string
-	left, right        []string
-	train, valid, test []pair
-}
 
 func main() {
 	data := flag.String("data", "../shared/data", "shared data directory")
@@ -54,7 +42,7 @@ func main() {
 	fmt.Printf("| dataset | train pairs | steps | train s | tau (valid) | LSH K/L/probes | pos. test pairs proposed | comparisons vs all pairs | P | R | F1 | exact-cosine F1 (no LSH) |\n")
 	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, name := range strings.Split(*only, ",") {
-		ds, err := loadDeepMatcher(filepath.Join(*data, "deepmatcher", name))
+		ds, err := load(filepath.Join(*data, "deepmatcher", name))
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -65,78 +53,26 @@ func main() {
 	}
 }
 
-func readCSV(path string) ([][]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
-	r.LazyQuotes = true
-	rows, err := r.ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return rows, nil
+// dataset holds one DeepMatcher set with record texts by table position.
+type dataset struct {
+	*matchdata.Dataset
+	left, right []string
+	li, ri      map[string]int
 }
 
-// loadTable returns record texts indexed by id: the non-id attributes
-// joined with spaces.
-func loadTable(path string) ([]string, error) {
-	rows, err := readCSV(path)
+func load(dir string) (*dataset, error) {
+	md, err := matchdata.Load(dir)
 	if err != nil {
 		return nil, err
 	}
-	var texts []string
-	for _, row := range rows[1:] {
-		var id int
-		if _, err := fmt.Sscan(row[0], &id); err != nil {
-			return nil, fmt.Errorf("%s: id %q", path, row[0])
-		}
-		for len(texts) <= id {
-			texts = append(texts, "")
-		}
-		texts[id] = strings.Join(strings.Fields(strings.Join(row[1:], " ")), " ")
+	ds := &dataset{Dataset: md, li: map[string]int{}, ri: map[string]int{}}
+	for i, r := range md.A.Records {
+		ds.left = append(ds.left, r.Text())
+		ds.li[r.ID] = i
 	}
-	return texts, nil
-}
-
-func loadPairs(path string) ([]pair, error) {
-	rows, err := readCSV(path)
-	if err != nil {
-		return nil, err
-	}
-	var ps []pair
-	for _, row := range rows[1:] {
-		var p pair
-		if _, err := fmt.Sscan(row[0], &p.a); err != nil {
-			return nil, err
-		}
-		if _, err := fmt.Sscan(row[1], &p.b); err != nil {
-			return nil, err
-		}
-		if _, err := fmt.Sscan(row[2], &p.y); err != nil {
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
-	return ps, nil
-}
-
-func loadDeepMatcher(dir string) (*dataset, error) {
-	ds := &dataset{name: filepath.Base(dir)}
-	var err error
-	if ds.left, err = loadTable(filepath.Join(dir, "tableA.csv")); err != nil {
-		return nil, err
-	}
-	if ds.right, err = loadTable(filepath.Join(dir, "tableB.csv")); err != nil {
-		return nil, err
-	}
-	for split, dst := range map[string]*[]pair{"train": &ds.train, "valid": &ds.valid, "test": &ds.test} {
-		if *dst, err = loadPairs(filepath.Join(dir, split+".csv")); err != nil {
-			return nil, err
-		}
+	for i, r := range md.B.Records {
+		ds.right = append(ds.right, r.Text())
+		ds.ri[r.ID] = i
 	}
 	return ds, nil
 }
@@ -145,10 +81,14 @@ func clean(s string) string { return strings.NewReplacer("\t", " ", "\n", " ", "
 
 // toPairs builds a labelled trainer source through the trainer's own TSV
 // reader, so the experiment trains exactly as `twin train --pairs` would.
-func toPairs(left, right []string, ps []pair) (*trainer.Pairs, error) {
+func (ds *dataset) toPairs(ps []matchdata.Pair) (*trainer.Pairs, error) {
 	var sb strings.Builder
 	for _, p := range ps {
-		fmt.Fprintf(&sb, "%s\t%s\t%g\n", clean(left[p.a]), clean(right[p.b]), p.y)
+		y := 0
+		if p.Match {
+			y = 1
+		}
+		fmt.Fprintf(&sb, "%s\t%s\t%d\n", clean(ds.left[ds.li[p.Left]]), clean(ds.right[ds.ri[p.Right]]), y)
 	}
 	return trainer.ReadPairs(strings.NewReader(sb.String()), trainer.Columns{Format: "tsv", A: "0", B: "1", Label: "2", Header: "no", Min: 0, Max: 1})
 }
@@ -193,90 +133,25 @@ func encodeAll(ctx context.Context, m *encoder.Model, texts []string) [][]float3
 	return v
 }
 
-// bestTau returns the threshold maximising F1 of (score >= tau) on pairs.
-func bestTau(scores []float64, ps []pair) (tau, f1 float64) {
-	idx := make([]int, len(ps))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
-	pos := 0
-	for _, p := range ps {
-		if p.y >= 0.5 {
-			pos++
-		}
-	}
-	tp, fp := 0, 0
-	tau = 1.01
-	for k, i := range idx {
-		if scores[i] < -1 {
-			break // never proposed
-		}
-		if ps[i].y >= 0.5 {
-			tp++
-		} else {
-			fp++
-		}
-		if k+1 < len(idx) && scores[idx[k+1]] == scores[i] {
-			continue
-		}
-		if tp > 0 {
-			p, r := float64(tp)/float64(tp+fp), float64(tp)/float64(pos)
-			if f := 2 * p * r / (p + r); f > f1 {
-				f1, tau = f, scores[i]
-			}
-		}
-	}
-	return tau, f1
-}
-
-func prf(scores []float64, ps []pair, tau float64) (p, r, f1, acc float64) {
-	var tp, fp, fn, tn int
-	for i, pr := range ps {
-		pred := scores[i] >= tau
-		switch {
-		case pred && pr.y >= 0.5:
-			tp++
-		case pred:
-			fp++
-		case pr.y >= 0.5:
-			fn++
-		default:
-			tn++
-		}
-	}
-	if tp > 0 {
-		p, r = float64(tp)/float64(tp+fp), float64(tp)/float64(tp+fn)
-		f1 = 2 * p * r / (p + r)
-	}
-	acc = float64(tp+tn) / float64(len(ps))
-	return
-}
-
-func cosines(lv, rv [][]float32, ps []pair) []float64 {
-	s := make([]float64, len(ps))
-	for i, p := range ps {
-		s[i] = float64(vec.Dot(lv[p.a], rv[p.b]))
-	}
-	return s
-}
-
 func runDataset(ctx context.Context, ds *dataset, steps int, loss string, lr float64, bits int, margin float64) {
-	tr, err := toPairs(ds.left, ds.right, ds.train)
+	tr, err := ds.toPairs(ds.Train)
 	if err != nil {
 		log.Fatal(err)
 	}
-	dev, err := toPairs(ds.left, ds.right, ds.valid)
+	dev, err := ds.toPairs(ds.Valid)
 	if err != nil {
 		log.Fatal(err)
 	}
-	m, secs, err := train(ctx, ds.name, append(append([]string(nil), ds.left...), ds.right...), tr, dev, steps, loss, lr, bits, margin)
+	m, secs, err := train(ctx, ds.Name, append(append([]string(nil), ds.left...), ds.right...), tr, dev, steps, loss, lr, bits, margin)
 	if err != nil {
-		log.Fatalf("%s: %v", ds.name, err)
+		log.Fatalf("%s: %v", ds.Name, err)
 	}
 	lv, rv := encodeAll(ctx, m, ds.left), encodeAll(ctx, m, ds.right)
-	tau, _ := bestTau(cosines(lv, rv, ds.valid), ds.valid)
-	_, _, exactF1, _ := prf(cosines(lv, rv, ds.test), ds.test, tau)
+	exact := func(p matchdata.Pair) (float64, bool) {
+		return float64(vec.Dot(lv[ds.li[p.Left]], rv[ds.ri[p.Right]])), true
+	}
+	tau, _ := matchdata.ChooseThreshold(ds.Valid, exact)
+	exactTest := matchdata.Evaluate(ds.Test, func(p matchdata.Pair) bool { s, _ := exact(p); return s >= tau })
 
 	// LSH over the right table, planned for tau with 0.99 recall at tau,
 	// using a sample of random cross-table cosines for the candidate cost.
@@ -294,21 +169,21 @@ func runDataset(ctx context.Context, ds *dataset, steps int, loss string, lr flo
 		log.Fatal(err)
 	}
 	for i, v := range rv {
-		if vec.Norm(v) == 0 {
-			continue
-		}
-		if err := ix.Add(uint32(i), v); err != nil {
-			log.Fatal(err)
+		if vec.Norm(v) > 0 {
+			if err := ix.Add(uint32(i), v); err != nil {
+				log.Fatal(err)
+			}
 		}
 	}
-	// Candidates for every left record that appears in test pairs.
+	// Candidates of every left record that appears in a test pair.
 	cands := map[int]map[int]bool{}
 	comparisons := 0
-	for _, p := range ds.test {
-		if _, ok := cands[p.a]; ok || vec.Norm(lv[p.a]) == 0 {
+	for _, p := range ds.Test {
+		a := ds.li[p.Left]
+		if _, ok := cands[a]; ok || vec.Norm(lv[a]) == 0 {
 			continue
 		}
-		ids, err := ix.Query(nil, lv[p.a], -1)
+		ids, err := ix.Query(nil, lv[a], -1)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -317,25 +192,23 @@ func runDataset(ctx context.Context, ds *dataset, steps int, loss string, lr flo
 			set[int(id)] = true
 		}
 		comparisons += len(ids)
-		cands[p.a] = set
+		cands[a] = set
 	}
-	scores := cosines(lv, rv, ds.test)
-	posPairs, proposed := 0, 0
-	for i, p := range ds.test {
-		if !cands[p.a][p.b] {
-			scores[i] = -2 // never proposed: a miss
-		} else if p.y >= 0.5 {
-			proposed++
-		}
-		if p.y >= 0.5 {
+	proposed := func(p matchdata.Pair) bool { return cands[ds.li[p.Left]][ds.ri[p.Right]] }
+	test := matchdata.Evaluate(ds.Test, func(p matchdata.Pair) bool { s, _ := exact(p); return proposed(p) && s >= tau })
+	posPairs, found := 0, 0
+	for _, p := range ds.Test {
+		if p.Match {
 			posPairs++
+			if proposed(p) {
+				found++
+			}
 		}
 	}
-	pr, rc, f1, _ := prf(scores, ds.test, tau)
 	all := len(cands) * len(rv)
 	fmt.Printf("| %s | %d | %d | %.0f | %.3f | %d/%d/%d | %d/%d | %.2f%% | %.3f | %.3f | **%.3f** | %.3f |\n",
-		ds.name, len(ds.train), steps, secs, tau, plan.K, plan.L, plan.Probes, proposed, posPairs,
-		100*float64(comparisons)/float64(max(1, all)), pr, rc, f1, exactF1)
+		ds.Name, len(ds.Train), steps, secs, tau, plan.K, plan.L, plan.Probes, found, posPairs,
+		100*float64(comparisons)/float64(max(1, all)), test.Precision, test.Recall, test.F1, exactTest.F1)
 }
 
 func runMRPC(ctx context.Context, dir string, steps int, loss string, lr float64, bits int, margin float64) {
@@ -357,21 +230,30 @@ func runMRPC(ctx context.Context, dir string, steps int, loss string, lr float64
 	if err != nil {
 		log.Fatal(err)
 	}
-	score := func(p *trainer.Pairs) ([]float64, []pair) {
+	score := func(p *trainer.Pairs) ([]float64, []matchdata.Pair) {
 		cos, err := trainer.PairCosines(ctx, m, p)
 		if err != nil {
 			log.Fatal(err)
 		}
-		ps := make([]pair, len(p.Items))
+		ps := make([]matchdata.Pair, len(p.Items))
 		for i, e := range p.Items {
-			ps[i].y = e.Y
+			ps[i] = matchdata.Pair{Left: fmt.Sprint(i), Match: e.Y >= 0.5}
 		}
 		return cos, ps
 	}
+	sim := func(cos []float64) func(matchdata.Pair) (float64, bool) {
+		return func(p matchdata.Pair) (float64, bool) {
+			var i int
+			fmt.Sscan(p.Left, &i)
+			return cos[i], true
+		}
+	}
 	trS, trP := score(tr)
-	tau, _ := bestTau(trS, trP)
+	tau, _ := matchdata.ChooseThreshold(trP, sim(trS))
 	teS, teP := score(te)
-	p, r, f1, acc := prf(teS, teP, tau)
+	res := matchdata.Evaluate(teP, func(p matchdata.Pair) bool { s, _ := sim(teS)(p); return s >= tau })
+	acc := float64(res.TP+res.TN) / float64(len(teP))
+	p, r, f1 := res.Precision, res.Recall, res.F1
 	fmt.Printf("\nMRPC test (%d pairs; model trained %d steps in %.0f s on %d train pairs, tau %.3f chosen on train): accuracy %.3f, P %.3f, R %.3f, F1 %.3f\n",
 		len(te.Items), steps, secs, len(tr.Items), tau, acc, p, r, f1)
 }
