@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sync/errgroup"
 
@@ -83,7 +84,7 @@ const seqSeed = 1024
 //
 // Layout: vectors in one flat []float32, layer-0 adjacency in one flat
 // []uint32 (count then 2·M ids per node), upper layers in one small slice
-// per node that has them; the visited set is an epoch-stamped []uint32 from
+// per node that has them; the visited set is an epoch-stamped []uint16 from
 // a pool, so a search allocates only its result slice. Memory per vector:
 // 4·dim + 4·(2M+1) bytes + about 4·(M+1)/(M-1) for the upper layers + 3.
 //
@@ -222,8 +223,8 @@ func (h *HNSW) growLocked(n int) {
 // scratch is the per-search state: visited marks stamped with an epoch,
 // the two heaps and a neighbour buffer.
 type scratch struct {
-	marks  []uint32
-	epoch  uint32
+	marks  []uint16
+	epoch  uint16
 	cands  maxHeap
 	res    minHeap
 	nbuf   []uint32
@@ -238,7 +239,7 @@ func (h *HNSW) getScratch(n int) *scratch {
 		s = &scratch{}
 	}
 	if len(s.marks) < n {
-		s.marks = make([]uint32, n+n/4)
+		s.marks = make([]uint16, n+n/4)
 		s.epoch = 0
 	}
 	s.epoch++
@@ -437,6 +438,7 @@ func (h *HNSW) searchLayer(q []float32, ep uint32, epScore float32, ef, l int, l
 	marks[ep] = epoch
 	s.cands.push(cand{epScore, ep})
 	lower := float32(math.Inf(-1))
+	anyDeleted := h.tombstones > 0
 	if !h.deleted[ep] {
 		s.res.push(cand{epScore, ep})
 		lower = epScore
@@ -457,7 +459,7 @@ func (h *HNSW) searchLayer(q []float32, ep uint32, epScore float32, ef, l int, l
 			marks[n] = epoch
 			todo = append(todo, n)
 			if usePrefetch {
-				prefetchVec(&h.vecs[int(n)*h.dim], 4*h.dim)
+				prefetch(unsafe.Pointer(&h.vecs[int(n)*h.dim]), 4*h.dim)
 			}
 		}
 		s.todo = todo
@@ -465,7 +467,7 @@ func (h *HNSW) searchLayer(q []float32, ep uint32, epScore float32, ef, l int, l
 			sc := vec.Dot(q, h.vector(n))
 			if len(s.res) < ef || sc > lower {
 				s.cands.push(cand{sc, n})
-				if !h.deleted[n] {
+				if !anyDeleted || !h.deleted[n] {
 					s.res.push(cand{sc, n})
 					if len(s.res) > ef {
 						s.res.pop()
@@ -473,6 +475,10 @@ func (h *HNSW) searchLayer(q []float32, ep uint32, epScore float32, ef, l int, l
 					lower = s.res[0].score
 				}
 			}
+		}
+		// The next candidate's links are the next cache miss: start it now.
+		if l == 0 && usePrefetch && len(s.cands) > 0 {
+			prefetch(unsafe.Pointer(&h.links0[int(s.cands[0].id)*(h.m0+1)]), 4*(h.m0+1))
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package index
 
-// prefetchVec asks the CPU to load the n bytes at p into cache (hnswlib
+import "unsafe"
+
+// prefetch asks the CPU to load the n bytes at p into cache (hnswlib
 // does the same while it scores the previous neighbour). Assembly, no cgo.
 //
 //go:noescape
-func prefetchVec(p *float32, n int)
+func prefetch(p unsafe.Pointer, n int)

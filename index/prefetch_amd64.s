@@ -1,8 +1,8 @@
 #include "textflag.h"
 
-// func prefetchVec(p *float32, n int)
+// func prefetch(p unsafe.Pointer, n int)
 // Issues PREFETCHT0 for the n bytes at p, one per 64-byte cache line.
-TEXT ·prefetchVec(SB), NOSPLIT, $0-16
+TEXT ·prefetch(SB), NOSPLIT, $0-16
 	MOVQ p+0(FP), AX
 	MOVQ n+8(FP), CX
 loop:

@@ -2,4 +2,6 @@
 
 package index
 
-func prefetchVec(p *float32, n int) {}
+import "unsafe"
+
+func prefetch(p unsafe.Pointer, n int) {}
