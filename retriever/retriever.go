@@ -50,8 +50,16 @@ const (
 
 // Hybrid shapes.
 const (
-	ShapeUnion  = "union"
+	// ShapeUnion fuses dense top k' and BM25 top k'; a document missing
+	// from one list gets that list's floor (see Norm).
+	ShapeUnion = "union"
+	// ShapeRerank scores only the dense top k' with BM25 as well.
 	ShapeRerank = "rerank"
+	// ShapeFull is the union with every candidate scored by both sources:
+	// BM25 for dense-only candidates (postings seeks), dense for BM25-only
+	// candidates (dot product with the stored vector). Ranks in the
+	// explanation are then ranks within the union. Needs Vectors.
+	ShapeFull = "full"
 )
 
 // Settings choose how to retrieve. The zero value means the defaults
@@ -137,9 +145,9 @@ func (s Settings) Validate() error {
 		bad("fusion %q (want rrf or weighted)", s.Fusion)
 	}
 	switch s.Shape {
-	case "", ShapeUnion, ShapeRerank:
+	case "", ShapeUnion, ShapeRerank, ShapeFull:
 	default:
-		bad("shape %q (want union or rerank)", s.Shape)
+		bad("shape %q (want union, rerank or full)", s.Shape)
 	}
 	switch s.Norm {
 	case "", MinMax, ZScore:
@@ -391,6 +399,9 @@ type Candidates struct {
 	// Rescored are the BM25 scores of the Dense candidates (rerank shape),
 	// best first, those matching no query term left out.
 	Rescored List
+	// DenseBM25[i] is the BM25 score of Dense.Hits[i] and BM25Dense[i] the
+	// dense score of BM25.Hits[i] (NaN: no stored vector) (full shape).
+	DenseBM25, BM25Dense []float64
 }
 
 // Candidates returns every source list of a query at s.KPrime (defaults
@@ -415,20 +426,84 @@ func (r *Retriever) candidates(ctx context.Context, query string, qv []float32, 
 		return c, fmt.Errorf("%w: hybrid mode needs the collection's BM25 index", ErrNoSource)
 	}
 	var err error
+	if qv == nil {
+		if qv, err = r.Embed(query); err != nil {
+			return c, err
+		}
+	} else {
+		qv = slices.Clone(qv)
+		vec.Normalize(qv)
+	}
 	if c.Dense, err = r.dense(ctx, query, qv, s.KPrime, s); err != nil {
 		return c, err
 	}
-	if shape != ShapeUnion {
-		if c.Rescored, err = r.rescore(ctx, query, c.Dense); err != nil {
+	if shape == "" || shape == ShapeRerank || shape == ShapeFull {
+		ids := make([]string, len(c.Dense.Hits))
+		for i, h := range c.Dense.Hits {
+			ids[i] = h.DocID
+		}
+		if c.DenseBM25, err = r.src.Lexical.Score(ctx, query, ids); err != nil {
 			return c, err
 		}
+		c.Rescored = List{Source: string(BM25)}
+		for i, sc := range c.DenseBM25 {
+			if sc > 0 {
+				c.Rescored.Hits = append(c.Rescored.Hits, Scored{ids[i], sc})
+			}
+		}
+		sortScored(c.Rescored.Hits)
 	}
 	if shape != ShapeRerank {
 		if c.BM25, err = r.lexical(ctx, query, s.KPrime); err != nil {
 			return c, err
 		}
 	}
+	if (shape == "" && r.src.Vectors != nil) || shape == ShapeFull {
+		if r.src.Vectors == nil {
+			return c, fmt.Errorf("%w: the full hybrid shape needs stored vectors", ErrNoSource)
+		}
+		c.BM25Dense = make([]float64, len(c.BM25.Hits))
+		for i, h := range c.BM25.Hits {
+			v, err := r.src.Vectors.Vector(ctx, h.DocID)
+			if err != nil {
+				return c, err
+			}
+			c.BM25Dense[i] = math.NaN()
+			if len(v) == len(qv) {
+				c.BM25Dense[i] = float64(vec.Dot(qv, v))
+			}
+		}
+	}
 	return c, nil
+}
+
+// completed returns the dense and BM25 lists over the union of both top
+// k' lists, each candidate scored by both sources where possible.
+func completed(c Candidates, kp int) (List, List) {
+	d, b := truncate(c.Dense, kp), truncate(c.BM25, kp)
+	ds := map[string]float64{}
+	bs := map[string]float64{}
+	for i, h := range d.Hits {
+		ds[h.DocID] = h.Score
+		if i < len(c.DenseBM25) {
+			bs[h.DocID] = c.DenseBM25[i]
+		}
+	}
+	for i, h := range b.Hits {
+		bs[h.DocID] = h.Score
+		if _, ok := ds[h.DocID]; !ok && i < len(c.BM25Dense) && !math.IsNaN(c.BM25Dense[i]) {
+			ds[h.DocID] = c.BM25Dense[i]
+		}
+	}
+	toList := func(src string, m map[string]float64) List {
+		l := List{Source: src, Hits: make([]Scored, 0, len(m))}
+		for id, sc := range m {
+			l.Hits = append(l.Hits, Scored{id, sc})
+		}
+		sortScored(l.Hits)
+		return l
+	}
+	return toList(string(Dense), ds), toList(string(BM25), bs)
 }
 
 // FuseCandidates fuses c by s (defaults must be resolved; Shape, Fusion,
@@ -437,7 +512,9 @@ func (r *Retriever) candidates(ctx context.Context, query string, qv []float32, 
 func FuseCandidates(c Candidates, s Settings) []Hit {
 	d := truncate(c.Dense, s.KPrime)
 	var lx List
-	if s.Shape == ShapeRerank {
+	if s.Shape == ShapeFull {
+		d, lx = completed(c, s.KPrime)
+	} else if s.Shape == ShapeRerank {
 		in := make(map[string]bool, len(d.Hits))
 		for _, h := range d.Hits {
 			in[h.DocID] = true
@@ -477,26 +554,6 @@ func (r *Retriever) lexical(ctx context.Context, query string, k int) (List, err
 		return List{}, err
 	}
 	return List{Source: string(BM25), Hits: h}, nil
-}
-
-// rescore scores the dense candidates with BM25 and ranks those that match.
-func (r *Retriever) rescore(ctx context.Context, query string, d List) (List, error) {
-	ids := make([]string, len(d.Hits))
-	for i, h := range d.Hits {
-		ids[i] = h.DocID
-	}
-	sc, err := r.src.Lexical.Score(ctx, query, ids)
-	if err != nil {
-		return List{}, err
-	}
-	l := List{Source: string(BM25)}
-	for i, s := range sc {
-		if s > 0 {
-			l.Hits = append(l.Hits, Scored{ids[i], s})
-		}
-	}
-	sortScored(l.Hits)
-	return l, nil
 }
 
 // Embed returns the unit query vector of text (query tower).

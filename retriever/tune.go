@@ -20,12 +20,12 @@ type TuneResult struct {
 	Metrics  eval.Metrics
 }
 
-// Grid returns the default tuning grid: both shapes, k' in {50, 100, 200}
+// Grid returns the default tuning grid: the three shapes, k' in {50, 100, 200}
 // (never above maxKPrime), RRF k in {5, 10, 20, 40, 60, 100} and weighted
 // fusion with alpha in {0, 0.1, ..., 1} under min-max and z-score.
 func Grid(maxKPrime int) []Settings {
 	var g []Settings
-	for _, shape := range []string{ShapeUnion, ShapeRerank} {
+	for _, shape := range []string{ShapeUnion, ShapeRerank, ShapeFull} {
 		for _, kp := range []int{50, 100, 200} {
 			if kp > maxKPrime {
 				continue

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/twinsearch/twin/index"
+	"github.com/twinsearch/twin/internal/vec"
 )
 
 func TestDedupCLI(t *testing.T) {
@@ -122,5 +126,39 @@ func TestDedupPlan(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(js), &v); err != nil || v.Plan["k"] == nil || len(v.SCurve) < 5 {
 		t.Fatalf("plan json %s: %v", js, err)
+	}
+}
+
+func TestDedupIndex(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "coll")
+	c, err := index.Open(dir, index.Options{Dim: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := []index.Doc{
+		{ID: "p", Text: "p", Vector: []float32{1, 0, 0, 0}},
+		{ID: "q", Text: "q", Vector: []float32{0, 1, 0, 0}},
+		{ID: "p2", Text: "p2", Vector: []float32{0.999, 0.0447, 0, 0}},
+		{ID: "r", Text: "r", Vector: []float32{0, 0, 1, 0}},
+	}
+	for i := range docs {
+		vec.Normalize(docs[i].Vector)
+	}
+	if _, err := c.Upsert(context.Background(), docs); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := twinCLI(t, "", "dedup", "--index", dir, "--threshold", "0.99", "--out", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g dedupGroup
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &g); err != nil {
+		t.Fatalf("%q: %v", out, err)
+	}
+	if g.Representative != "p" || len(g.Members) != 2 || g.Members[1].ID != "p2" {
+		t.Fatalf("group %+v", g)
 	}
 }
