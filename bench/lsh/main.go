@@ -8,6 +8,7 @@
 //	go run ./bench/lsh -mode synth -n 1000000
 //	go run ./bench/lsh -mode ann -name gmm100k
 //	go run ./bench/lsh -mode corpus -corpus ../shared/data/scifact/corpus.jsonl
+//	go run ./bench/lsh -mode match -match ../shared/data/deepmatcher
 package main
 
 import (
@@ -35,7 +36,7 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "synth", "synth | ann | corpus")
+	mode := flag.String("mode", "synth", "synth | ann | corpus | match")
 	n := flag.Int("n", 100000, "synth: number of vectors")
 	dim := flag.Int("dim", 128, "synth: dimension")
 	tau := flag.Float64("tau", 0.9, "cosine threshold")
@@ -46,6 +47,7 @@ func main() {
 	name := flag.String("name", "gmm100k", "ann: data set name")
 	corpusPath := flag.String("corpus", "../shared/data/scifact/corpus.jsonl", "corpus: BEIR corpus.jsonl")
 	modelPath := flag.String("model", "", "corpus: model file (default: a random-init model, encoder.New with -seed)")
+	matchRoot := flag.String("match", "../shared/data/deepmatcher", "match: DeepMatcher-layout data sets root")
 	plant := flag.Int("plant", 1000, "corpus: number of edited copies of random documents to add")
 	seed := flag.Uint64("seed", 1, "seed")
 	flag.Parse()
@@ -55,6 +57,8 @@ func main() {
 		err = synth(*n, *dim, *tau, *recall, *maxL, *oracle, *seed)
 	case "ann":
 		err = ann(*dataDir, *name, *seed)
+	case "match":
+		err = matchRun(*matchRoot, *modelPath, *recall, *maxL, *seed)
 	case "corpus":
 		err = corpusRun(*corpusPath, *modelPath, *tau, *recall, *maxL, *plant, *seed)
 	default:
