@@ -157,7 +157,7 @@ type retrievalFlags struct {
 func (f *retrievalFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.fusion, "fusion", "", "hybrid fusion: rrf or weighted (default: the collection's tuned setting, else rrf)")
-	fl.StringVar(&f.shape, "shape", "", "hybrid shape: union (both candidate lists) or rerank (BM25 scores the dense candidates)")
+	fl.StringVar(&f.shape, "shape", "", "hybrid shape: union (both candidate lists), rerank (BM25 scores the dense candidates) or full (union, every candidate scored by both)")
 	fl.StringVar(&f.norm, "norm", "", "score normalisation for weighted fusion: minmax or zscore")
 	fl.Float64Var(&f.alpha, "alpha", -1, "dense weight of weighted fusion, in [0, 1] (default: tuned, else 0.5)")
 	fl.Float64Var(&f.rrfK, "rrf-k", 0, "reciprocal-rank fusion constant k (default: tuned, else 60)")
