@@ -6,10 +6,13 @@
 //	res, err := r.Search(ctx, "what causes scurvy", 10, retriever.Settings{Mode: retriever.Hybrid})
 //	for _, h := range res.Hits { fmt.Println(h.DocID, h.Score, h.Sources) }
 //
-// Hybrid has two shapes:
-//   - Union (default): dense top k' and BM25 top k', fused.
+// Hybrid has three shapes:
+//   - Union (default): dense top k' and BM25 top k', fused; a document
+//     missing from one list gets that list's floor.
 //   - Rerank: dense top k' only, BM25 scored for those candidates
 //     (bm25.Index.Score: postings seeks, not a search), fused.
+//   - Full: the union, with BM25 scored for the dense-only candidates and
+//     dense scored (stored vectors) for the BM25-only ones.
 //
 // Fusion is reciprocal-rank fusion (k = 60 by default) or a weighted sum of
 // normalised scores, alpha * dense + (1 - alpha) * bm25, normalised by
@@ -23,6 +26,12 @@
 // retriever.json (SettingsFile), read by LoadSettings and written
 // atomically by SaveSettings. The BM25 index of a collection lives in
 // DIR/bm25 (BM25Dir).
+//
+// Settings.Collapse folds near-duplicate hits (stored-vector cosine above a
+// threshold) into the better-ranked one (Hit.Duplicates).
+//
+// Tune fuses cached candidates (Retriever.Candidates) under a grid of
+// settings and ranks them by dev nDCG@10; twin eval --tune writes the best.
 //
 // A Retriever is safe for concurrent use when its sources are.
 package retriever
