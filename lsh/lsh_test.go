@@ -627,3 +627,41 @@ func TestRadixSort(t *testing.T) {
 		}
 	}
 }
+
+func TestSourceErrors(t *testing.T) {
+	vs := planted(2, 50, 8, 5, 3, 0.95)
+	broken := false
+	x, _ := New(Options{Dim: 8, K: 2, L: 2, Source: func(id uint32) []float32 {
+		if broken && id == 3 {
+			return nil
+		}
+		return vs[id]
+	}})
+	for i, v := range vs {
+		x.Add(uint32(i), v)
+	}
+	if _, err := x.Search(vs[3], 5, 0); err != nil {
+		t.Fatal(err)
+	}
+	broken = true
+	if _, err := x.Dedup(context.Background(), DedupOptions{Threshold: 0.5}, func(Group) error { return nil }); !errors.Is(err, ErrNoVector) {
+		t.Fatalf("Dedup with a broken source: %v", err)
+	}
+	if _, err := x.Search(vs[3], 50, 4); !errors.Is(err, ErrNoVector) {
+		t.Fatalf("Search with a broken source: %v", err)
+	}
+	if _, err := x.Search(vs[3], 0, 0); !errors.Is(err, ErrBadK) {
+		t.Fatalf("k=0: %v", err)
+	}
+	// emit errors stop Dedup and come back.
+	broken = false
+	stop := errors.New("stop")
+	if _, err := x.Dedup(context.Background(), DedupOptions{Threshold: 0.5}, func(Group) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("emit error: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := x.Dedup(ctx, DedupOptions{Threshold: 0.5}, func(Group) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
