@@ -445,6 +445,27 @@ func drawPlot(rows []row, thr []int, path string) error {
 			p.Legend.Add(fmt.Sprintf("%s, %d thr", g, t), l, s)
 		}
 	}
+	for _, g := range order {
+		var pts plotter.XYs
+		for _, r := range groups[g] {
+			if r.cpuQPS > 0 {
+				pts = append(pts, plotter.XY{X: r.recall, Y: r.cpuQPS})
+			}
+		}
+		if len(pts) < 2 {
+			continue
+		}
+		l, s, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return err
+		}
+		c := colors[ci%len(colors)]
+		ci++
+		l.Color, s.Color = c, c
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(l, s)
+		p.Legend.Add(fmt.Sprintf("%s, queries per CPU-second (1 thr)", g), l, s)
+	}
 	ref, err := plotter.NewScatter(plotter.XYs{{X: 0.984, Y: 10000}})
 	if err != nil {
 		return err
