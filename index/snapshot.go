@@ -217,6 +217,11 @@ func DecodeHNSW(data []byte) (*HNSW, error) {
 	if top != maxL || (top >= 0 && (int(entry) >= n || int(int8(levels[entry])) != top)) {
 		return nil, corruptf("entry %d at level %d, highest level %d", entry, top, maxL)
 	}
+	// Empty slots cost memory but no file bytes; bound what a hostile
+	// file can make us allocate.
+	if need := uint64(n) * uint64(4*dim+4*(h.m0+1)); need > 64*uint64(len(data))+64<<20 {
+		return nil, corruptf("%d slots would need %d bytes from a %d-byte file", n, need, len(data))
+	}
 	h.growLocked(n)
 	h.levels = h.levels[:n]
 	h.deleted = h.deleted[:n]
