@@ -23,6 +23,7 @@ import (
 type Index struct {
 	dim, k, l int
 	probes    int
+	rerank    int
 	seed      uint64
 	source    func(uint32) []float32
 	planes    []float32 // (k*l) x dim, unit rows; row t*k+b gives bit b of table t
@@ -61,7 +62,7 @@ func New(opts Options) (*Index, error) {
 
 func newIndex(opts Options) *Index {
 	x := &Index{
-		dim: opts.Dim, k: opts.K, l: opts.L, probes: opts.Probes, seed: opts.Seed,
+		dim: opts.Dim, k: opts.K, l: opts.L, probes: opts.Probes, rerank: opts.Rerank, seed: opts.Seed,
 		source:  opts.Source,
 		slotOf:  make(map[uint32]uint32),
 		frozen:  make([][]uint32, opts.L),
@@ -96,7 +97,7 @@ func makePlanes(dim, rows int, seed uint64) []float32 {
 
 // Options returns the options the index was built with (Source included).
 func (x *Index) Options() Options {
-	return Options{Dim: x.dim, K: x.k, L: x.l, Probes: x.probes, Seed: x.seed, Source: x.source}
+	return Options{Dim: x.dim, K: x.k, L: x.l, Probes: x.probes, Rerank: x.rerank, Seed: x.seed, Source: x.source}
 }
 
 // Dim returns the vector dimension.
@@ -520,6 +521,7 @@ type scratch struct {
 	proj    []float32
 	home    []uint64
 	visited []uint32 // epoch per slot
+	hits    []uint16 // per slot: tables whose probed buckets held it (valid when visited)
 	epoch   uint32
 	cands   []uint32
 	probe   prober
@@ -537,10 +539,38 @@ func (x *Index) getScratch() *scratch {
 	return s
 }
 
+// mostHit keeps the r candidates found in the most tables (ties: first
+// found), in place, with a counting sort over hit counts (<= L).
+func (s *scratch) mostHit(cands []uint32, r, l int) []uint32 {
+	count := make([]int, l+2)
+	for _, sl := range cands {
+		count[min(int(s.hits[sl]), l+1)]++
+	}
+	// cut: the smallest hit count that is kept; take all above it and
+	// enough at it to reach r.
+	cut, above := l+1, 0
+	for ; cut > 0 && above+count[cut] < r; cut-- {
+		above += count[cut]
+	}
+	atCut := r - above
+	out := cands[:0]
+	for _, sl := range cands {
+		h := min(int(s.hits[sl]), l+1)
+		if h > cut || (h == cut && atCut > 0) {
+			if h == cut {
+				atCut--
+			}
+			out = append(out, sl)
+		}
+	}
+	return out
+}
+
 // nextEpoch starts a new visited set over n slots.
 func (s *scratch) nextEpoch(n int) {
 	if len(s.visited) < n {
 		s.visited = make([]uint32, n+n/4)
+		s.hits = make([]uint16, n+n/4)
 		s.epoch = 0
 	}
 	s.epoch++
@@ -559,10 +589,15 @@ func (x *Index) collect(s *scratch, probes int, after int) {
 	s.cands = s.cands[:0]
 	visit := func(run []uint32) {
 		for _, sl := range run {
-			if int(sl) <= after || s.visited[sl] == s.epoch || x.isDead(sl) {
+			if int(sl) <= after || x.isDead(sl) {
+				continue
+			}
+			if s.visited[sl] == s.epoch {
+				s.hits[sl]++
 				continue
 			}
 			s.visited[sl] = s.epoch
+			s.hits[sl] = 1
 			s.cands = append(s.cands, sl)
 		}
 	}
@@ -628,6 +663,9 @@ func (x *Index) Search(q []float32, k, ef int) ([]vec.Hit, error) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	x.collect(s, probes, -1)
+	if r := max(x.rerank, k); x.rerank > 0 && len(s.cands) > r {
+		s.cands = s.mostHit(s.cands, r, x.l)
+	}
 	top := make(hitHeap, 0, k)
 	for _, sl := range s.cands {
 		v, err := x.vector(sl)

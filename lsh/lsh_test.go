@@ -264,7 +264,7 @@ func TestPersist(t *testing.T) {
 			src = func(id uint32) []float32 { return vs[id] }
 		}
 		t.Run(name, func(t *testing.T) {
-			x, _ := New(Options{Dim: 16, K: 6, L: 3, Probes: 2, Seed: 77, Source: src})
+			x, _ := New(Options{Dim: 16, K: 6, L: 3, Probes: 2, Rerank: 40, Seed: 77, Source: src})
 			for i, v := range vs {
 				x.Add(uint32(i), v)
 			}
@@ -277,7 +277,7 @@ func TestPersist(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if y.Len() != x.Len() || y.Options().K != 6 || y.Options().Seed != 77 {
+			if y.Len() != x.Len() || y.Options().K != 6 || y.Options().Seed != 77 || y.Options().Rerank != 40 || y.Options().Probes != 2 {
 				t.Fatalf("loaded Len %d opts %+v", y.Len(), y.Options())
 			}
 			for i := 0; i < len(vs); i += 7 {
@@ -663,5 +663,47 @@ func TestSourceErrors(t *testing.T) {
 	cancel()
 	if _, err := x.Dedup(ctx, DedupOptions{Threshold: 0.5}, func(Group) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+func TestRerank(t *testing.T) {
+	vs := planted(6, 2000, 16, 200, 5, 0.8)
+	mk := func(rerank int) *Index {
+		x, _ := New(Options{Dim: 16, K: 6, L: 8, Probes: 3, Rerank: rerank, Seed: 3})
+		for i, v := range vs {
+			x.Add(uint32(i), v)
+		}
+		return x
+	}
+	all, big, small := mk(0), mk(1<<20), mk(30)
+	var sAll, sSmall float64
+	for i := 0; i < len(vs); i += 37 {
+		a, _ := all.Search(vs[i], 10, 0)
+		b, _ := big.Search(vs[i], 10, 0)
+		c, _ := small.Search(vs[i], 10, 0)
+		if !slices.Equal(a, b) {
+			t.Fatalf("rerank above the candidate count changed the result")
+		}
+		if len(c) == 0 || c[0].ID != uint32(i) {
+			t.Fatalf("rerank 30 lost the query itself: %v", c)
+		}
+		for j := range min(len(a), len(c)) {
+			sAll += float64(a[j].Score)
+			sSmall += float64(c[j].Score)
+		}
+	}
+	if sSmall > sAll+1e-3 {
+		t.Fatalf("reranking fewer candidates scored higher (%v > %v)", sSmall, sAll)
+	}
+	var s scratch
+	s.nextEpoch(10)
+	s.hits = []uint16{3, 1, 2, 2, 1, 3, 0, 0, 0, 0}
+	got := s.mostHit([]uint32{0, 1, 2, 3, 4, 5}, 4, 3)
+	if !slices.Equal(got, []uint32{0, 2, 3, 5}) {
+		t.Fatalf("mostHit: %v", got)
+	}
+	got = s.mostHit([]uint32{0, 1, 2, 3, 4, 5}, 3, 3)
+	if !slices.Equal(got, []uint32{0, 2, 5}) {
+		t.Fatalf("mostHit ties: %v", got)
 	}
 }

@@ -40,6 +40,9 @@ type Options struct {
 	// Query (multi-probe), in increasing order of the squared margins of the
 	// flipped bits. 0 (the default) probes only the vector's own bucket.
 	Probes int
+	// Rerank bounds how many candidates Search scores by exact cosine:
+	// those found in the most tables. 0 (the default) scores them all.
+	Rerank int
 	// Seed seeds the random hyperplanes (math/rand/v2 PCG). 0 is a valid seed.
 	Seed uint64
 	// Source, when set, returns the unit vector stored for an id; the index
@@ -64,6 +67,9 @@ func (o Options) Validate() error {
 		errs = append(errs, fmt.Errorf("probes %d: want >= 0", o.Probes))
 	} else if o.K >= 1 && o.K < 63 && uint64(o.Probes) >= uint64(1)<<o.K {
 		errs = append(errs, fmt.Errorf("probes %d: a %d-bit key has only %d other buckets", o.Probes, o.K, (uint64(1)<<o.K)-1))
+	}
+	if o.Rerank < 0 {
+		errs = append(errs, fmt.Errorf("rerank %d: want >= 0", o.Rerank))
 	}
 	return joinErrs("lsh: invalid options", errs)
 }

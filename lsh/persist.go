@@ -17,7 +17,7 @@ const Magic = "TWINLSH1"
 type Version uint32
 
 const (
-	// Version1: header (dim, K, L, probes, seed, flags, n), unit hyperplane
+	// Version1: header (dim, K, L, probes, rerank, seed, flags, n), unit hyperplane
 	// normals, ids, keys, L sorted slot tables, optional vector copies.
 	Version1 Version = 1
 
@@ -26,6 +26,9 @@ const (
 )
 
 const flagVectors = 1
+
+// headerSize is the fixed part of a version 1 payload.
+const headerSize = 40
 
 // AppendBinary appends the framed form of the index (magic, version, CRC)
 // to dst. Pending entries are merged and tombstones compacted first (under
@@ -37,13 +40,14 @@ func (x *Index) AppendBinary(dst []byte) ([]byte, error) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	n := len(x.ids)
-	size := 36 + 4*len(x.planes) + 4*n + 8*len(x.sigs) + 4*n*x.l + 4*len(x.vecs)
+	size := headerSize + 4*len(x.planes) + 4*n + 8*len(x.sigs) + 4*n*x.l + 4*len(x.vecs)
 	p := make([]byte, 0, size)
 	le := binary.LittleEndian
 	p = le.AppendUint32(p, uint32(x.dim))
 	p = le.AppendUint32(p, uint32(x.k))
 	p = le.AppendUint32(p, uint32(x.l))
 	p = le.AppendUint32(p, uint32(x.probes))
+	p = le.AppendUint32(p, uint32(x.rerank))
 	p = le.AppendUint64(p, x.seed)
 	var flags uint32
 	if x.vecs != nil {
@@ -113,18 +117,19 @@ func corrupt(format string, a ...any) error {
 
 func decodePayload(p []byte, source func(uint32) []float32) (*Index, error) {
 	le := binary.LittleEndian
-	if len(p) < 36 {
-		return nil, corrupt("header of %d bytes, want 36", len(p))
+	if len(p) < headerSize {
+		return nil, corrupt("header of %d bytes, want %d", len(p), headerSize)
 	}
 	opts := Options{
-		Dim:    int(le.Uint32(p[0:])),
-		K:      int(le.Uint32(p[4:])),
-		L:      int(le.Uint32(p[8:])),
-		Probes: int(le.Uint32(p[12:])),
-		Seed:   le.Uint64(p[16:]),
+		Dim:    int(int32(le.Uint32(p[0:]))),
+		K:      int(int32(le.Uint32(p[4:]))),
+		L:      int(int32(le.Uint32(p[8:]))),
+		Probes: int(int32(le.Uint32(p[12:]))),
+		Rerank: int(int32(le.Uint32(p[16:]))),
+		Seed:   le.Uint64(p[20:]),
 	}
-	flags := le.Uint32(p[24:])
-	n64 := le.Uint64(p[28:])
+	flags := le.Uint32(p[28:])
+	n64 := le.Uint64(p[32:])
 	if err := opts.Validate(); err != nil {
 		return nil, corrupt("%v", err)
 	}
@@ -139,7 +144,7 @@ func decodePayload(p []byte, source func(uint32) []float32) (*Index, error) {
 		opts.Source = source
 	}
 	// Sizes in bytes, checked against what is present before allocating.
-	rest := uint64(len(p) - 36)
+	rest := uint64(len(p) - headerSize)
 	dim, k, l := uint64(opts.Dim), uint64(opts.K), uint64(opts.L)
 	if dim > 1<<24 {
 		return nil, corrupt("dim %d too large", dim)
@@ -157,7 +162,7 @@ func decodePayload(p []byte, source func(uint32) []float32) (*Index, error) {
 	}
 	n := int(n64)
 	x := newIndex(opts)
-	off := 36
+	off := headerSize
 	f32 := func(dst []float32) {
 		for i := range dst {
 			dst[i] = math.Float32frombits(le.Uint32(p[off:]))

@@ -351,11 +351,11 @@ func ann(dir, name string, seed uint64) error {
 	for i := range ids {
 		ids[i] = uint32(i)
 	}
-	fmt.Println("| K | L | buckets/table (ef) | recall@10 | QPS (1 thread, median of 3) | mean candidates | build s | index B/vector (incl. 512 B vector copy) |")
-	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- |")
-	for _, c := range []struct{ k, l int }{{12, 16}, {14, 32}, {16, 32}} {
+	fmt.Println("| K | L | buckets/table (ef) | rerank | recall@10 | QPS (1 thread, median of 3) | mean candidates | build s | index B/vector (incl. 512 B vector copy) |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	for _, c := range annConfigs(*annRerank) {
 		t0 := time.Now()
-		x, err := lsh.New(lsh.Options{Dim: dim, K: c.k, L: c.l, Seed: seed})
+		x, err := lsh.New(lsh.Options{Dim: dim, K: c.k, L: c.l, Seed: seed, Rerank: c.rerank})
 		if err != nil {
 			return err
 		}
@@ -389,7 +389,7 @@ func ann(dir, name string, seed uint64) error {
 				ids, _ := x.Query(nil, q, ef-1)
 				cands += len(ids)
 			}
-			fmt.Printf("| %d | %d | %d | %.3f | %.0f | %d | %.1f | %.0f |\n", c.k, c.l, ef, float64(found)/float64(10*len(queries)),
+			fmt.Printf("| %d | %d | %d | %d | %.3f | %.0f | %d | %.1f | %.0f |\n", c.k, c.l, ef, c.rerank, float64(found)/float64(10*len(queries)),
 				qps[1], cands/200, build.Seconds(), bytesPer)
 		}
 	}
@@ -417,6 +417,17 @@ func edit(rng *rand.Rand, text string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+var annRerank = flag.Bool("rerank", false, "ann: sweep Options.Rerank instead of the table shapes")
+
+type annConfig struct{ k, l, rerank int }
+
+func annConfigs(rerank bool) []annConfig {
+	if !rerank {
+		return []annConfig{{12, 16, 0}, {14, 32, 0}, {16, 32, 0}}
+	}
+	return []annConfig{{14, 32, 500}, {14, 32, 1000}, {16, 32, 300}, {16, 32, 1000}}
 }
 
 func corpusRun(path, modelPath string, tau, recall float64, maxL, plant int, seed uint64) error {
