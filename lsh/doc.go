@@ -27,10 +27,19 @@
 // signatures and reads vectors through Source (which must then return unit
 // vectors, stay valid for every live id, and be safe for concurrent use).
 //
+// Search and the vector-index interface. Add, Delete, Search and Len have
+// the method set of twin's index.VectorIndex (this package does not import
+// index). In Search(q, k, ef), ef is the number of buckets probed per table
+// (1 = the home bucket only; <= 0 = 1 + Options.Probes); the candidates are
+// scored by exact cosine (all of them, or the Options.Rerank found in the
+// most tables).
+//
 // Layout and cost. Per live vector the index holds its id (4 bytes), its L
 // keys (8L bytes), one 4-byte entry per table, and the copy of the vector
 // (4*Dim bytes) unless Source is set. A table is a slice of slots sorted by
-// (key, slot), searched by binary search; vectors added since the last merge
+// (key, slot), LSD-radix-sorted when merged, with a directory on the top
+// key bits (<= 2 bytes per entry) so a lookup reads one directory cell and
+// scans a few entries; vectors added one by one since the last merge
 // sit in a small per-table map that is merged geometrically (amortised
 // O(log n) per Add). Removal marks a tombstone; tombstones are compacted
 // away once they outnumber the live vectors (and before saving).

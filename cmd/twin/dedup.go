@@ -20,6 +20,9 @@ import (
 	"github.com/twinsearch/twin/lsh"
 )
 
+// lsh.Index keeps the vector-index method set without importing index.
+var _ index.VectorIndex = (*lsh.Index)(nil)
+
 func init() {
 	register(newDedupCmd)
 	formatVersionsRegistry["lsh tables"] = uint32(lsh.Version1)
