@@ -707,3 +707,30 @@ func TestRerank(t *testing.T) {
 		t.Fatalf("mostHit ties: %v", got)
 	}
 }
+
+func TestAddBatchUpsert(t *testing.T) {
+	vs := planted(4, 300, 8, 20, 3, 0.9)
+	x, _ := New(Options{Dim: 8, K: 4, L: 3})
+	x.Add(7, vs[0])
+	ids := []uint32{1, 2, 7, 2}
+	batch := [][]float32{vs[1], vs[2], vs[7], vs[9]}
+	if err := x.AddBatch(context.Background(), ids, batch); err != nil {
+		t.Fatal(err)
+	}
+	if x.Len() != 3 {
+		t.Fatalf("Len %d, want 3", x.Len())
+	}
+	for id, want := range map[uint32][]float32{1: vs[1], 2: vs[9], 7: vs[7]} {
+		got, err := x.Vector(id)
+		if err != nil || vec.Dot(got, want) < 0.9999 {
+			t.Fatalf("id %d: wrong vector (%v)", id, err)
+		}
+		hits, _ := x.Search(want, 1, 0)
+		if len(hits) != 1 || hits[0].ID != id {
+			t.Fatalf("id %d: search %v", id, hits)
+		}
+	}
+	if err := x.AddBatch(context.Background(), []uint32{1}, nil); err == nil {
+		t.Fatal("mismatched batch accepted")
+	}
+}
