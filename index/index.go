@@ -38,7 +38,7 @@ var (
 	// ErrNotFound reports an id or document that is not in the index.
 	ErrNotFound = errors.New("index: not found")
 	// ErrLocked reports an index directory held by another process.
-	ErrLocked = errors.New("index: directory in use by another process")
+	ErrLocked = errors.New("index: locked")
 	// ErrModel reports an index built with another model.
 	ErrModel = errors.New("index: built with another model")
 	// ErrClosed reports use of a closed collection.
