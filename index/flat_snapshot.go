@@ -101,7 +101,7 @@ func DecodeFlat(data []byte) (*Flat, error) {
 	}
 	// Dead slots cost memory but no file bytes; bound what a hostile file
 	// can make us allocate (a real index that sparse should be rebuilt).
-	if need := uint64(n) * uint64(4*dim); need > 64*uint64(len(data))+64<<20 {
+	if need := uint64(n) * uint64(4*dim); need > 64*uint64(len(data))+4<<20 {
 		return nil, fmt.Errorf("%w: flat snapshot: %d slots of dimension %d would need %d bytes from a %d-byte file",
 			frame.ErrCorrupt, n, dim, need, len(data))
 	}

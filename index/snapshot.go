@@ -219,15 +219,18 @@ func DecodeHNSW(data []byte) (*HNSW, error) {
 	}
 	// Empty slots cost memory but no file bytes; bound what a hostile
 	// file can make us allocate.
-	if need := uint64(n) * uint64(4*dim+4*(h.m0+1)); need > 64*uint64(len(data))+64<<20 {
+	if need := uint64(n) * uint64(4*dim+4*(h.m0+1)); need > 64*uint64(len(data))+4<<20 {
 		return nil, corruptf("%d slots would need %d bytes from a %d-byte file", n, need, len(data))
 	}
-	h.growLocked(n)
-	h.levels = h.levels[:n]
-	h.deleted = h.deleted[:n]
-	h.vecs = h.vecs[:n*dim]
-	h.links0 = h.links0[:n*(h.m0+1)]
-	h.upper = h.upper[:n]
+	// Exactly n slots (growLocked would round up to 1024).
+	h.levels = make([]int8, n)
+	for i := range h.levels {
+		h.levels[i] = -1
+	}
+	h.deleted = make([]bool, n)
+	h.vecs = make([]float32, n*dim)
+	h.links0 = make([]uint32, n*(h.m0+1))
+	h.upper = make([][]uint32, n)
 	for i := range n {
 		lv := int(int8(levels[i]))
 		if lv < 0 {
