@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -255,6 +256,50 @@ func TestBuildBadInput(t *testing.T) {
 	// line came before the first batch was committed).
 	out, err := run("info", "--index", idx, "--json")
 	if err != nil || !strings.Contains(out, `"docs": 0`) || !strings.Contains(out, m.Fingerprint()) {
+		t.Fatalf("info: %v %s", err, out)
+	}
+}
+
+func TestBuildVectorsInputs(t *testing.T) {
+	dir := t.TempDir()
+	rows := [][]float32{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}}
+	npy := filepath.Join(dir, "v.npy")
+	f, _ := os.Create(npy)
+	vecio.WriteNpy(f, rows)
+	f.Close()
+	idx := filepath.Join(dir, "coll")
+	if out, err := child("build", "-q", "--vectors", npy, "--index", idx).CombinedOutput(); err != nil {
+		t.Fatalf("npy build: %v\n%s", err, out)
+	}
+	nan := filepath.Join(dir, "nan.fvecs")
+	f, _ = os.Create(nan)
+	bad := [][]float32{{1, 0, 0, 0}, {0, float32(math.NaN()), 0, 0}}
+	vecio.WriteFvecs(f, bad)
+	f.Close()
+	out, err := child("build", "-q", "--vectors", nan, "--index", filepath.Join(dir, "c2")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `document "1"`) || !strings.Contains(string(out), "NaN") {
+		t.Fatalf("NaN vector: %v %s", err, out)
+	}
+	wide := filepath.Join(dir, "wide.fvecs")
+	f, _ = os.Create(wide)
+	vecio.WriteFvecs(f, [][]float32{{1, 0, 0, 0, 0}})
+	f.Close()
+	out, err = child("build", "-q", "--vectors", wide, "--index", idx).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "dimension 5") {
+		t.Fatalf("wrong dimension: %v %s", err, out)
+	}
+	// A collection held open by this process is locked for the child.
+	c, err := index.Open(idx, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = child("build", "-q", "--vectors", npy, "--index", idx).CombinedOutput()
+	c.Close()
+	if err == nil || !strings.Contains(string(out), "in use by another process") {
+		t.Fatalf("locked: %v %s", err, out)
+	}
+	out, err = child("info", "--index", idx).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "documents") || !strings.Contains(string(out), "3") {
 		t.Fatalf("info: %v %s", err, out)
 	}
 }
