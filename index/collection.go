@@ -400,6 +400,38 @@ func getU(txn *badger.Txn, key []byte, n int) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
+// graphGeneration checks that graph.gen names the graph.hnsw on disk (by
+// length and CRC trailer, without decoding it) and returns its generation.
+func (c *Collection) graphGeneration() (uint64, error) {
+	_, p, err := frame.ReadFile(filepath.Join(c.dir, genFile), genMagic, genV1, genV1)
+	if err != nil {
+		return 0, err
+	}
+	if len(p) != 20 {
+		return 0, fmt.Errorf("%w: %s holds %d bytes", frame.ErrCorrupt, genFile, len(p))
+	}
+	f, err := os.Open(filepath.Join(c.dir, graphFile))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	var crc [4]byte
+	if fi.Size() < 4 || uint64(fi.Size()) != binary.LittleEndian.Uint64(p[8:]) {
+		return 0, fmt.Errorf("%w: %s does not match %s", frame.ErrCorrupt, graphFile, genFile)
+	}
+	if _, err := f.ReadAt(crc[:], fi.Size()-4); err != nil {
+		return 0, err
+	}
+	if binary.LittleEndian.Uint32(crc[:]) != binary.LittleEndian.Uint32(p[16:]) {
+		return 0, fmt.Errorf("%w: %s does not match %s", frame.ErrCorrupt, graphFile, genFile)
+	}
+	return binary.LittleEndian.Uint64(p), nil
+}
+
 func (c *Collection) readGraph() (*HNSW, uint64, error) {
 	_, p, err := frame.ReadFile(filepath.Join(c.dir, genFile), genMagic, genV1, genV1)
 	if err != nil {
@@ -703,7 +735,7 @@ func (c *Collection) Stats() (Stats, error) {
 	if c.graph != nil {
 		st.GraphNodes, st.Tombstones, st.GraphBytes = c.graph.Len(), c.graph.Tombstones(), c.graph.MemoryBytes()
 	}
-	if _, seq, err := c.readGraph(); err == nil {
+	if seq, err := c.graphGeneration(); err == nil {
 		st.SnapshotFresh = seq == st.Generation && !c.dirtyAtOpen
 	}
 	filepath.WalkDir(filepath.Join(c.dir, storeDir), func(_ string, d os.DirEntry, err error) error {
