@@ -363,23 +363,84 @@ func (c *Collection) load(manPath string) error {
 		return nil
 	}
 	if dirty {
-		c.log.Warn("index was not closed cleanly; checking documents and rebuilding the graph", "dir", c.dir)
+		c.log.Warn("index was not closed cleanly; checking the stored documents", "dir", c.dir)
 		if err := c.repair(); err != nil {
 			return err
 		}
-	} else if g, seq, err := c.readGraph(); err == nil && seq == c.seq {
+	}
+	g, seq, err := c.readGraph()
+	switch {
+	case err == nil && seq == c.seq && !dirty:
 		c.graph, c.graphSeq = g, seq
 		return nil
-	} else if err == nil {
-		c.log.Warn("graph snapshot is stale; rebuilding it from the store", "dir", c.dir, "snapshot_generation", seq, "store_generation", c.seq)
-	} else if errors.Is(err, os.ErrNotExist) {
+	case err == nil:
+		c.log.Warn("graph snapshot is behind the store; bringing it up to date", "dir", c.dir, "snapshot_generation", seq, "store_generation", c.seq)
+		return c.reconcile(g)
+	case errors.Is(err, os.ErrNotExist):
 		if c.next > 0 {
 			c.log.Warn("graph snapshot missing; rebuilding it from the store", "dir", c.dir)
 		}
-	} else {
+	default:
 		c.log.Warn("graph snapshot unreadable; rebuilding it from the store", "dir", c.dir, "err", err)
 	}
 	return c.rebuildGraph()
+}
+
+// reconcile brings an older graph snapshot in line with the store: stored
+// vectors missing from the graph or different from its copy are (re)added,
+// graph nodes without a stored vector are deleted. One pass over the
+// stored vectors; much cheaper than a rebuild when the snapshot is recent
+// (twin build saves one every few seconds).
+func (c *Collection) reconcile(g *HNSW) error {
+	start := time.Now()
+	if g.Dim() != c.man.Dim {
+		return c.rebuildGraph()
+	}
+	workers := c.opt.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	var seen []bool
+	var ids []uint32
+	var vs [][]float32
+	added, removed := 0, 0
+	flush := func() error {
+		err := g.AddBatch(ids, vs, workers)
+		added += len(ids)
+		ids, vs = ids[:0], vs[:0]
+		return err
+	}
+	err := c.iterateVectors(context.Background(), func(id uint32, v []float32) error {
+		if int(id) >= len(seen) {
+			seen = append(seen, make([]bool, int(id)+1-len(seen))...)
+		}
+		seen[id] = true
+		if g.hasVector(id, v) {
+			return nil
+		}
+		ids = append(ids, id)
+		vs = append(vs, append([]float32(nil), v...))
+		if len(ids) == 8192 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("reconcile graph of %s: %w", c.dir, err)
+	}
+	for _, id := range g.liveIDs() {
+		if int(id) >= len(seen) || !seen[id] {
+			if err := g.Delete(id); err == nil {
+				removed++
+			}
+		}
+	}
+	c.graph, c.graphSeq = g, 0
+	c.log.Info("graph brought up to date", "dir", c.dir, "added_or_replaced", added, "removed", removed, "seconds", time.Since(start).Seconds())
+	return nil
 }
 
 func getU(txn *badger.Txn, key []byte, n int) (uint64, error) {
@@ -491,7 +552,7 @@ func (c *Collection) writeGraphLocked() error {
 func (c *Collection) repair() error {
 	if c.opt.ReadOnly {
 		c.log.Warn("read-only: not repairing the store; results may include a half-written batch", "dir", c.dir)
-		return c.rebuildGraph()
+		return nil
 	}
 	docs := map[string]uint32{}
 	names := map[uint32]string{}
@@ -577,7 +638,7 @@ func (c *Collection) repair() error {
 		c.log.Warn("removed half-written documents", "dir", c.dir, "orphan_ids", orphans, "dangling_doc_ids", dangling)
 	}
 	c.dirtySet = true // m/dirty stays until Close
-	return c.rebuildGraph()
+	return nil
 }
 
 // rebuildGraph inserts every stored vector into a new graph.

@@ -172,6 +172,34 @@ func (h *HNSW) MemoryBytes() int {
 	return n
 }
 
+// hasVector reports whether id is live and holds exactly v.
+func (h *HNSW) hasVector(id uint32, v []float32) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if int(id) >= len(h.levels) || h.levels[id] < 0 || h.deleted[id] || len(v) != h.dim {
+		return false
+	}
+	for i, x := range h.vector(id) {
+		if x != v[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// liveIDs returns the ids of the live nodes.
+func (h *HNSW) liveIDs() []uint32 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]uint32, 0, h.live)
+	for i, l := range h.levels {
+		if l >= 0 && !h.deleted[i] {
+			out = append(out, uint32(i))
+		}
+	}
+	return out
+}
+
 // Contains reports whether id is live.
 func (h *HNSW) Contains(id uint32) bool {
 	h.mu.RLock()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -149,6 +150,12 @@ func openForBuild(f *buildFlags, dim int, fingerprint, modelPath string) (*index
 	})
 }
 
+// snapshotEvery is how often a build saves the graph snapshot, so that a
+// resumed build brings a recent graph up to date instead of rebuilding it.
+var snapshotEvery = 30 * time.Second
+
+var lastSnapshot = time.Now()
+
 // commit upserts a batch with its checkpoint and accumulates counts.
 func commit(ctx context.Context, c *index.Collection, key string, ck *buildCheckpoint, docs []index.Doc, line int) error {
 	st, err := c.Upsert(ctx, docs)
@@ -164,8 +171,14 @@ func commit(ctx context.Context, c *index.Collection, key string, ck *buildCheck
 		slog.Info("duplicate document id in one batch; the last one wins", "id", id)
 	}
 	b, _ := json.Marshal(ck)
-	_, err = c.UpsertCheckpoint(ctx, nil, key, b)
-	return err
+	if _, err = c.UpsertCheckpoint(ctx, nil, key, b); err != nil {
+		return err
+	}
+	if time.Since(lastSnapshot) > snapshotEvery {
+		lastSnapshot = time.Now()
+		return c.Sync()
+	}
+	return nil
 }
 
 func buildCorpus(ctx context.Context, cmd *cobra.Command, f *buildFlags) error {

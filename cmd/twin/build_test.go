@@ -32,6 +32,9 @@ func TestBuildChild(t *testing.T) {
 	if err := json.Unmarshal([]byte(args), &argv); err != nil {
 		t.Fatal(err)
 	}
+	// Snapshot often so that resumed builds exercise bringing an older
+	// graph up to date as well as rebuilding it.
+	snapshotEvery = 300 * time.Millisecond
 	root := newRoot()
 	root.SetArgs(argv)
 	if err := root.ExecuteContext(context.Background()); err != nil {
@@ -82,6 +85,7 @@ func killRepeatedly(t *testing.T, rng *rand.Rand, kills int, minDelay, maxDelay 
 	if err != nil {
 		t.Fatalf("final build: %v\n%s", err, out)
 	}
+	t.Logf("final run:\n%s", out)
 	return killed
 }
 
@@ -104,7 +108,7 @@ func TestBuildVectorsCrashResume(t *testing.T) {
 	}
 	f.Close()
 	idx := filepath.Join(dir, "coll")
-	killed := killRepeatedly(t, rng, 5, 50*time.Millisecond, 1200*time.Millisecond,
+	killed := killRepeatedly(t, rng, 5, 30*time.Millisecond, 700*time.Millisecond,
 		"build", "-q", "--vectors", vpath, "--index", idx, "--batch", "200", "--ef-construction", "64", "--m", "8")
 	t.Logf("killed %d times before the final run", killed)
 
@@ -182,7 +186,7 @@ func TestBuildCorpusCrashResume(t *testing.T) {
 	cpath := filepath.Join(dir, "corpus.jsonl")
 	os.WriteFile(cpath, buf.Bytes(), 0o644)
 	idx := filepath.Join(dir, "coll")
-	killed := killRepeatedly(t, rng, 4, 50*time.Millisecond, 700*time.Millisecond,
+	killed := killRepeatedly(t, rng, 4, 30*time.Millisecond, 500*time.Millisecond,
 		"build", "-q", "--model", mpath, "--corpus", cpath, "--index", idx, "--batch", "100", "--ef-construction", "32", "--m", "8")
 	t.Logf("killed %d times before the final run", killed)
 	c, err := index.Open(idx, index.Options{ModelFingerprint: m.Fingerprint()})
