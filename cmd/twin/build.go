@@ -151,10 +151,15 @@ func openForBuild(f *buildFlags, dim int, fingerprint, modelPath string) (*index
 }
 
 // snapshotEvery is how often a build saves the graph snapshot, so that a
-// resumed build brings a recent graph up to date instead of rebuilding it.
+// resumed build brings a recent graph up to date instead of rebuilding it;
+// the interval grows to 20x the time a save takes, so large graphs spend
+// at most ~5% of the build saving.
 var snapshotEvery = 30 * time.Second
 
-var lastSnapshot = time.Now()
+var (
+	lastSnapshot  = time.Now()
+	snapshotSpent time.Duration
+)
 
 // commit upserts a batch with its checkpoint and accumulates counts.
 func commit(ctx context.Context, c *index.Collection, key string, ck *buildCheckpoint, docs []index.Doc, line int) error {
@@ -174,9 +179,11 @@ func commit(ctx context.Context, c *index.Collection, key string, ck *buildCheck
 	if _, err = c.UpsertCheckpoint(ctx, nil, key, b); err != nil {
 		return err
 	}
-	if time.Since(lastSnapshot) > snapshotEvery {
-		lastSnapshot = time.Now()
-		return c.Sync()
+	if time.Since(lastSnapshot) > max(snapshotEvery, 20*snapshotSpent) {
+		t0 := time.Now()
+		err := c.Sync()
+		lastSnapshot, snapshotSpent = time.Now(), time.Since(t0)
+		return err
 	}
 	return nil
 }
