@@ -249,6 +249,9 @@ func Open(dir string, opt Options) (*Collection, error) {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
 			return nil, fmt.Errorf("index %s is in use by another process (%w)", dir, ErrLocked)
 		}
+		if opt.ReadOnly && strings.Contains(err.Error(), "Log truncate required") {
+			return nil, fmt.Errorf("index %s was not closed cleanly and cannot be read until it is opened for writing once (rerun the twin build that was interrupted): %w", dir, err)
+		}
 		return nil, fmt.Errorf("open index %s: badger: %w", dir, err)
 	}
 	c := &Collection{dir: dir, opt: opt, man: *man, db: db, log: log}

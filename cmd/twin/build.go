@@ -34,6 +34,8 @@ type buildCheckpoint struct {
 	Replaced int   `json:"replaced"`
 	Dups     int   `json:"dups_in_batch"`
 	Done     bool  `json:"done"`
+
+	resumedSeen bool
 }
 
 type buildFlags struct {
@@ -167,10 +169,18 @@ func commit(ctx context.Context, c *index.Collection, key string, ck *buildCheck
 	if err != nil {
 		return err
 	}
+	// The first batch after a resume re-commits documents the killed run
+	// may already have stored; those are not duplicates in the input.
+	resumed := ck.Line > 0 && !ck.resumedSeen
+	ck.resumedSeen = true
 	ck.Line = line
 	ck.Docs += len(docs) - st.Duplicates
 	ck.Added += st.Added
-	ck.Replaced += st.Replaced
+	if resumed {
+		ck.Added += st.Replaced // stored by the killed run, new to this input
+	} else {
+		ck.Replaced += st.Replaced
+	}
 	ck.Dups += st.Duplicates
 	for _, id := range st.DuplicateIDs {
 		slog.Info("duplicate document id in one batch; the last one wins", "id", id)
