@@ -35,6 +35,15 @@ collection is opened read-only and its graph is not loaded.`,
 			}
 			c, err := index.Open(dir, index.Options{ReadOnly: true, SkipGraph: true, Logger: slog.Default()})
 			if err != nil {
+				// Show the manifest even when the store cannot be read
+				// (locked by a running build, or crashed).
+				if man, merr := index.ReadManifest(filepath.Join(dir, index.ManifestFile)); merr == nil {
+					if globals.json {
+						printJSON(cmd.OutOrStdout(), map[string]any{"index": dir, "manifest": man, "store_error": err.Error()})
+					} else {
+						printManifest(newTable(cmd.OutOrStdout()), dir, man).flush()
+					}
+				}
 				return err
 			}
 			defer c.Close()
@@ -46,16 +55,7 @@ collection is opened read-only and its graph is not loaded.`,
 			if globals.json {
 				return printJSON(cmd.OutOrStdout(), map[string]any{"index": dir, "manifest": man, "stats": st})
 			}
-			w := cmd.OutOrStdout()
-			t := newTable(w)
-			t.row("index", dir)
-			t.row("format version", man.FormatVersion)
-			t.row("metric", man.Metric)
-			t.row("dim", man.Dim)
-			t.row("model fingerprint", orDash(man.ModelFingerprint))
-			t.row("model path", orDash(man.ModelPath))
-			t.row("hnsw", fmt.Sprintf("M=%d efConstruction=%d efSearch=%d seed=%d", man.HNSW.M, man.HNSW.EfConstruction, man.HNSW.EfSearch, man.HNSW.Seed))
-			t.row("created", orDash(man.Created))
+			t := printManifest(newTable(cmd.OutOrStdout()), dir, &man)
 			t.row("documents", st.Docs)
 			t.row("next internal id", st.NextID)
 			t.row("generation", st.Generation)
@@ -70,6 +70,18 @@ collection is opened read-only and its graph is not loaded.`,
 	}
 	cmd.Flags().StringVar(&dir, "index", "", "collection directory")
 	return cmd
+}
+
+func printManifest(t *table, dir string, man *index.Manifest) *table {
+	t.row("index", dir)
+	t.row("format version", man.FormatVersion)
+	t.row("metric", man.Metric)
+	t.row("dim", man.Dim)
+	t.row("model fingerprint", orDash(man.ModelFingerprint))
+	t.row("model path", orDash(man.ModelPath))
+	t.row("hnsw", fmt.Sprintf("M=%d efConstruction=%d efSearch=%d seed=%d", man.HNSW.M, man.HNSW.EfConstruction, man.HNSW.EfSearch, man.HNSW.Seed))
+	t.row("created", orDash(man.Created))
+	return t
 }
 
 func orDash(s string) string {
