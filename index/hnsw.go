@@ -662,15 +662,15 @@ func (h *HNSW) AddBatch(ids []uint32, vs [][]float32, workers int) error {
 	if len(ids) > 0 {
 		h.growLocked(int(maxID) + 1)
 	}
-	seen := make(map[uint32]int, len(ids))
+	last := make(map[uint32]int, len(ids))
+	for i, id := range ids {
+		last[id] = i // a repeated id: the last vector wins
+	}
 	var fresh []int
 	for i, id := range ids {
-		if j, dup := seen[id]; dup {
-			// last wins: replace the earlier one in the fresh list
-			vs[j] = vs[i]
+		if last[id] != i {
 			continue
 		}
-		seen[id] = i
 		if h.levels[id] >= 0 {
 			h.addLocked(id, vs[i])
 			continue

@@ -294,3 +294,27 @@ func TestHNSWConcurrent(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+func TestAddBatchDuplicates(t *testing.T) {
+	h := NewHNSW(2, HNSWOptions{})
+	h.Add(1, []float32{1, 0})
+	vs := [][]float32{{0, 1}, {1, 0}, {0, 1}, {-1, 0}}
+	ids := []uint32{1, 2, 2, 1} // 1 exists: replaced by its last vector; 2 repeated
+	if err := h.AddBatch(ids, vs, 2); err != nil {
+		t.Fatal(err)
+	}
+	if h.Len() != 2 {
+		t.Fatalf("Len %d", h.Len())
+	}
+	if vs[0][0] != 0 || vs[1][0] != 1 {
+		t.Fatal("AddBatch modified its input")
+	}
+	hits, _ := h.Search([]float32{-1, 0}, 1, 0)
+	if hits[0].ID != 1 {
+		t.Fatalf("id 1 should hold its last vector: %v", hits)
+	}
+	hits, _ = h.Search([]float32{0, 1}, 1, 0)
+	if hits[0].ID != 2 {
+		t.Fatalf("id 2 should hold its last vector: %v", hits)
+	}
+}
