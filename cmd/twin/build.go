@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -82,6 +83,12 @@ built it.`,
 			}
 			if err := f.hnsw.Validate(); err != nil {
 				return usageError{err}
+			}
+			// The graph is most of the live heap and lives for the whole
+			// build: a tighter GC target cut the peak RSS of the gmm100k
+			// build from 583 to 492 MB at no measurable CPU cost.
+			if os.Getenv("GOGC") == "" {
+				defer debug.SetGCPercent(debug.SetGCPercent(50))
 			}
 			if f.vectors != "" {
 				return buildVectors(cmd.Context(), cmd, &f)
