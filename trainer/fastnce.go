@@ -137,3 +137,91 @@ func (s *stepper) infoNCE32(l *InfoNCE, b *batchTexts) float64 {
 	})
 	return loss
 }
+
+// bce32 is BCE over every in-batch pair (unlabelled batches), in float32
+// with SIMD dot products and parallel over anchors, like infoNCE32. It
+// computes the same function and gradients as BCE.Eval (tested).
+func (s *stepper) bce32(l *BCE, b *batchTexts) float64 {
+	nq, np, nn := len(b.Q), len(b.P), len(b.N)
+	n, m := nq, np+nn
+	d := s.n.dim
+	for len(s.gOut) < nq+np+nn {
+		s.gOut = append(s.gOut, make([]float32, d))
+	}
+	out := func(k int) []float32 { return s.traces[k].out }
+	cand := func(j int) int { return nq + j }
+	valid := func(i, j int) bool {
+		return j < np || len(b.NegOf) == 0 || b.NegOf[j-np] < 0 || b.NegOf[j-np] == i
+	}
+	pairs := 0
+	for i := 0; i < n; i++ {
+		for j := 0; j < m; j++ {
+			if valid(i, j) {
+				pairs++
+			}
+		}
+	}
+	if cap(s.wbuf) < n*m {
+		s.wbuf = make([]float32, n*m)
+	}
+	w := s.wbuf[:n*m]
+	inv := 1 / float64(pairs)
+	type part struct{ loss, gs, gb float64 }
+	parts := make([]part, s.workers)
+	s.parallel(n, func(wk, lo, hi int) {
+		var p part
+		for i := lo; i < hi; i++ {
+			row := w[i*m : (i+1)*m]
+			for j := 0; j < m; j++ {
+				if !valid(i, j) {
+					row[j] = 0
+					continue
+				}
+				c := float64(vec.Dot(out(i), out(cand(j))))
+				y := 0.0
+				if j == i {
+					y = 1
+				}
+				x := l.Scale*c + l.Bias
+				p.loss += math.Max(x, 0) + math.Log1p(math.Exp(-math.Abs(x))) - y*x
+				dx := (sigmoid(x) - y) * inv
+				p.gs += dx * c
+				p.gb += dx
+				row[j] = float32(dx * l.Scale)
+			}
+		}
+		parts[wk] = p
+	})
+	var loss float64
+	l.grads = [2]float64{}
+	for _, p := range parts {
+		loss += p.loss
+		if l.Learn {
+			l.grads[0] += p.gs
+			l.grads[1] += p.gb
+		}
+	}
+	s.parallel(n, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			g := s.gOut[i]
+			clear(g)
+			for j, wij := range w[i*m : (i+1)*m] {
+				if wij != 0 {
+					axpy32(wij, out(cand(j)), g)
+				}
+			}
+		}
+	})
+	s.parallel(m, func(_, lo, hi int) {
+		for j := lo; j < hi; j++ {
+			g := s.gOut[cand(j)]
+			clear(g)
+			for i := 0; i < n; i++ {
+				if wij := w[i*m+j]; wij != 0 {
+					axpy32(wij, out(i), g)
+				}
+			}
+		}
+	})
+	return loss * inv
+}

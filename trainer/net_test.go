@@ -245,28 +245,40 @@ func TestStepWorkersAgree(t *testing.T) {
 	}
 }
 
-// The float32 InfoNCE fast path equals the float64 reference.
+// The float32 InfoNCE and BCE fast paths equal the float64 reference.
 func TestInfoNCE32MatchesReference(t *testing.T) {
-	for _, sym := range []bool{false, true} {
+	for _, l := range []Loss{&InfoNCE{Temperature: 0.1}, &InfoNCE{Temperature: 0.2, Symmetric: true}, &BCE{Scale: 7, Bias: -2, Learn: true}} {
+		sym := l.Name() // for messages
 		m := tinyModel(t, encoder.Untied, "tanh", []int{7}, 5)
 		n, _ := newNet(m)
 		b := testBatch(false)
 		b.N = []string{"an extra negative text", "another shared one"}
 		b.NegOf = []int{1, -1}
-		l := &InfoNCE{Temperature: 0.1, Symmetric: sym}
 		fast := newStepper(n, l, 2)
 		ref := newStepper(n, l, 1)
 		ref.reference = true
 		fast.forwardBatch(b)
 		ref.forwardBatch(b)
-		lf, lr := fast.lossOf(b), ref.lossOf(b)
+		lf := fast.lossOf(b)
+		var gf []float64
+		if sp, ok := l.(ScalarParams); ok {
+			gf = append(gf, sp.Grads()...)
+		}
+		lr := ref.lossOf(b)
 		if math.Abs(lf-lr) > 1e-5 {
-			t.Fatalf("symmetric=%v: loss %g, reference %g", sym, lf, lr)
+			t.Fatalf("%s: loss %g, reference %g", sym, lf, lr)
+		}
+		if sp, ok := l.(ScalarParams); ok {
+			for k, g := range sp.Grads() {
+				if math.Abs(g-gf[k]) > 1e-5 {
+					t.Fatalf("%s: scalar grad %d = %g, reference %g", sym, k, gf[k], g)
+				}
+			}
 		}
 		for k := range 10 {
 			for i := range fast.gOut[k] {
 				if d := math.Abs(float64(fast.gOut[k][i] - ref.gOut[k][i])); d > 1e-5 {
-					t.Fatalf("symmetric=%v: gOut[%d][%d] = %g, reference %g", sym, k, i, fast.gOut[k][i], ref.gOut[k][i])
+					t.Fatalf("%s: gOut[%d][%d] = %g, reference %g", sym, k, i, fast.gOut[k][i], ref.gOut[k][i])
 				}
 			}
 		}

@@ -282,6 +282,9 @@ func (s *stepper) lossOf(b *batchTexts) float64 {
 	if l, ok := s.loss.(*InfoNCE); ok && !s.reference {
 		return s.infoNCE32(l, b)
 	}
+	if l, ok := s.loss.(*BCE); ok && !s.reference && b.Y == nil {
+		return s.bce32(l, b)
+	}
 	nq, np, nn := len(b.Q), len(b.P), len(b.N)
 	d := s.n.dim
 	s.emb.Q, s.emb.P, s.emb.N = growRows(s.emb.Q, nq, d), growRows(s.emb.P, np, d), growRows(s.emb.N, nn, d)
