@@ -17,8 +17,10 @@ import (
 
 	"github.com/twinsearch/twin/encoder"
 	"github.com/twinsearch/twin/index"
+	"github.com/twinsearch/twin/index/bm25"
 	"github.com/twinsearch/twin/internal/corpus"
 	"github.com/twinsearch/twin/internal/vecio"
+	"github.com/twinsearch/twin/retriever"
 )
 
 func init() { register(newBuildCmd) }
@@ -44,6 +46,7 @@ type buildFlags struct {
 	fields                          corpus.Fields
 	batch, workers                  int
 	hnsw                            index.HNSWOptions
+	noBM25                          bool
 }
 
 func newBuildCmd() *cobra.Command {
@@ -57,7 +60,9 @@ With --model and --corpus, documents are read from BEIR-style JSON Lines
 (_id, title, text, optional metadata; field names configurable), encoded with
 the model's document tower over all cores, stored in Badger and inserted into
 the HNSW graph. With --vectors, precomputed vectors (.fvecs or .npy) are
-stored instead, with document ids = row numbers (0, 1, ...).
+stored instead, with document ids = row numbers (0, 1, ...). Corpus builds
+also keep the BM25 index in DIR/bm25 in step (--no-bm25 to skip), so
+twin search can answer lexical and hybrid queries.
 
 Documents are upserted: an id seen again replaces the earlier document (last
 wins; counted and reported). Each batch is committed with the input position,
@@ -107,6 +112,7 @@ built it.`,
 	fl.StringVar(&f.fields.Metadata, "metadata-field", "metadata", "JSON field holding metadata")
 	fl.BoolVar(&f.fields.AutoID, "auto-id", false, "documents without an id get their line number")
 	fl.IntVar(&f.batch, "batch", 512, "documents per committed batch")
+	fl.BoolVar(&f.noBM25, "no-bm25", false, "corpus builds: do not keep the BM25 index (DIR/bm25) in step")
 	fl.IntVar(&f.workers, "workers", 0, "graph insertion workers (0 = all cores)")
 	fl.IntVar(&f.hnsw.M, "m", 16, "HNSW links per node (2M on layer 0); new collections only")
 	fl.IntVar(&f.hnsw.EfConstruction, "ef-construction", 200, "HNSW candidate list while inserting; new collections only")
@@ -231,9 +237,32 @@ func buildCorpus(ctx context.Context, cmd *cobra.Command, f *buildFlags) error {
 	if err != nil {
 		return fmt.Errorf("corpus %s: %w", f.corpusPath, err)
 	}
-	c, err := openForBuild(f, model.Dim(), model.Fingerprint(), f.model)
+	// The BM25 index follows every committed batch; after a crash
+	// between the store's commit and BM25's, SyncBM25 re-indexes from the
+	// store (one pass; SciFact: seconds).
+	var followers []index.Follower
+	var bm *bm25.Index
+	if !f.noBM25 {
+		if bm, err = bm25.Open(retriever.BM25Dir(f.dir), bm25.Options{}); err != nil {
+			return fmt.Errorf("open BM25 index: %w", err)
+		}
+		defer bm.Close()
+		followers = append(followers, retriever.BM25Follower(bm))
+	}
+	c, err := index.Open(f.dir, index.Options{
+		Dim: model.Dim(), ModelFingerprint: model.Fingerprint(), ModelPath: f.model,
+		HNSW: f.hnsw, Workers: f.workers, Logger: slog.Default(), Followers: followers,
+	})
 	if err != nil {
 		return err
+	}
+	if bm != nil {
+		if synced, err := retriever.SyncBM25(ctx, c, bm, false); err != nil {
+			c.Close()
+			return fmt.Errorf("catch up the BM25 index: %w", err)
+		} else if synced {
+			slog.Info("re-indexed BM25 from the store", "docs", c.Len())
+		}
 	}
 	ck, err := resumePoint(c, "build:"+key, size, mtime)
 	if err != nil {

@@ -17,8 +17,10 @@ import (
 
 	"github.com/twinsearch/twin/encoder"
 	"github.com/twinsearch/twin/index"
+	"github.com/twinsearch/twin/index/bm25"
 	"github.com/twinsearch/twin/internal/vec"
 	"github.com/twinsearch/twin/internal/vecio"
+	"github.com/twinsearch/twin/retriever"
 )
 
 // TestBuildChild is the child process of the crash tests: it runs the twin
@@ -210,6 +212,15 @@ func TestBuildCorpusCrashResume(t *testing.T) {
 			t.Fatalf("doc %s stored %d times", id, got[id])
 		}
 	}
+	// The BM25 index followed every batch (or was caught up after a kill).
+	bm, err := bm25.Open(retriever.BM25Dir(idx), bm25.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := bm.Count(); err != nil || n != len(want) {
+		t.Fatalf("BM25 holds %d documents (%v), want %d", n, err, len(want))
+	}
+	bm.Close()
 	q := make([]float32, 16)
 	m.Encode(encoder.DocTower, "t\n\n"+want["d42"], q)
 	hits, err := c.Search(q, 3, 64)
