@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -443,9 +442,6 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	res, err := trainer.Train(ctx, m, data, f.opt)
 	bar.Finish()
 	if err != nil && res == nil {
-		if errors.Is(err, trainer.ErrData) {
-			return err
-		}
 		return err
 	}
 	if globals.json {
