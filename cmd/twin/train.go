@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/twinsearch/twin/encoder"
@@ -427,7 +429,20 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 	}
 
-	bar := newProgress(-1, "training")
+	bar := progressbar.DefaultSilent(-1, "training")
+	if !globals.quiet {
+		bar = progressbar.NewOptions64(-1,
+			progressbar.OptionSetDescription("training"),
+			progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetItsString("steps"),
+			progressbar.OptionShowIts(),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }),
+			progressbar.OptionSetWidth(30),
+		)
+	}
 	f.opt.Progress = func(p trainer.Progress) {
 		if bar.GetMax64() != int64(p.Steps) {
 			bar.ChangeMax64(int64(p.Steps))
