@@ -429,9 +429,12 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 	}
 
-	bar := progressbar.DefaultSilent(-1, "training")
-	if !globals.quiet {
-		bar = progressbar.NewOptions64(-1,
+	var bar *progressbar.ProgressBar
+	newBar := func(steps int64) *progressbar.ProgressBar {
+		if globals.quiet {
+			return progressbar.DefaultSilent(steps, "training")
+		}
+		return progressbar.NewOptions64(steps,
 			progressbar.OptionSetDescription("training"),
 			progressbar.OptionSetWriter(os.Stderr),
 			progressbar.OptionShowCount(),
@@ -444,8 +447,8 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		)
 	}
 	f.opt.Progress = func(p trainer.Progress) {
-		if bar.GetMax64() != int64(p.Steps) {
-			bar.ChangeMax64(int64(p.Steps))
+		if bar == nil {
+			bar = newBar(int64(p.Steps))
 		}
 		dev := ""
 		if p.DevMetric != "" && p.Dev == p.Dev {
@@ -455,7 +458,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		bar.Set64(int64(p.Step))
 	}
 	res, err := trainer.Train(ctx, m, data, f.opt)
-	bar.Finish()
+	if bar != nil {
+		bar.Finish()
+	}
 	if err != nil && res == nil {
 		return err
 	}
