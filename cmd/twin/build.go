@@ -47,6 +47,7 @@ type buildFlags struct {
 	batch, workers                  int
 	hnsw                            index.HNSWOptions
 	noBM25                          bool
+	lshThreshold                    float64
 }
 
 func newBuildCmd() *cobra.Command {
@@ -86,6 +87,9 @@ built it.`,
 			case f.batch <= 0:
 				return usagef("--batch must be positive, got %d", f.batch)
 			}
+			if f.lshThreshold < 0 || f.lshThreshold > 1 {
+				return usagef("--lsh-threshold %v: want a cosine in (0, 1], or 0 for no LSH tables", f.lshThreshold)
+			}
 			if err := f.hnsw.Validate(); err != nil {
 				return usageError{err}
 			}
@@ -113,6 +117,7 @@ built it.`,
 	fl.BoolVar(&f.fields.AutoID, "auto-id", false, "documents without an id get their line number")
 	fl.IntVar(&f.batch, "batch", 512, "documents per committed batch")
 	fl.BoolVar(&f.noBM25, "no-bm25", false, "corpus builds: do not keep the BM25 index (DIR/bm25) in step")
+	fl.Float64Var(&f.lshThreshold, "lsh-threshold", 0.9, "plan the LSH tables (DIR/lsh.tables, for twin dedup) for this cosine; 0: keep no tables")
 	fl.IntVar(&f.workers, "workers", 0, "graph insertion workers (0 = all cores)")
 	fl.IntVar(&f.hnsw.M, "m", 16, "HNSW links per node (2M on layer 0); new collections only")
 	fl.IntVar(&f.hnsw.EfConstruction, "ef-construction", 200, "HNSW candidate list while inserting; new collections only")
@@ -158,11 +163,39 @@ func resumePoint(c *index.Collection, key string, size, mtime int64) (buildCheck
 	return ck, nil
 }
 
-func openForBuild(f *buildFlags, dim int, fingerprint, modelPath string) (*index.Collection, error) {
+func openForBuild(f *buildFlags, dim int, fingerprint, modelPath string, followers ...index.Follower) (*index.Collection, error) {
 	return index.Open(f.dir, index.Options{
 		Dim: dim, ModelFingerprint: fingerprint, ModelPath: modelPath,
-		HNSW: f.hnsw, Workers: f.workers, Logger: slog.Default(),
+		HNSW: f.hnsw, Workers: f.workers, Logger: slog.Default(), Followers: followers,
 	})
+}
+
+// startLSH installs the collection's saved LSH tables into lf when they
+// match the store, so the build's writes keep them in step.
+func startLSH(ctx context.Context, c *index.Collection, lf *index.LSHFollower) {
+	t, err := index.LoadLSH(ctx, c)
+	if err != nil {
+		slog.Info("LSH tables will be rebuilt after the build", "reason", err)
+		return
+	}
+	lf.Set(t)
+}
+
+// finishLSH saves the LSH tables the build kept in step, or builds them
+// over the whole store when there were none (a new or older collection,
+// or a crash that left them stale).
+func finishLSH(ctx context.Context, c *index.Collection, lf *index.LSHFollower, threshold float64, seed uint64) error {
+	t := lf.Tables()
+	if t == nil || t.Threshold != threshold {
+		var err error
+		if t, err = index.BuildLSH(ctx, c, threshold, seed); err != nil {
+			return fmt.Errorf("build LSH tables: %w", err)
+		}
+	}
+	if err := index.SaveLSH(c, t); err != nil {
+		return fmt.Errorf("save LSH tables: %w", err)
+	}
+	return nil
 }
 
 // snapshotEvery is how often a build saves the graph snapshot, so that a
@@ -240,7 +273,8 @@ func buildCorpus(ctx context.Context, cmd *cobra.Command, f *buildFlags) error {
 	// The BM25 index follows every committed batch; after a crash
 	// between the store's commit and BM25's, SyncBM25 re-indexes from the
 	// store (one pass; SciFact: seconds).
-	var followers []index.Follower
+	lf := &index.LSHFollower{}
+	followers := []index.Follower{lf}
 	var bm *bm25.Index
 	if !f.noBM25 {
 		if bm, err = bm25.Open(retriever.BM25Dir(f.dir), bm25.Options{}); err != nil {
@@ -264,12 +298,18 @@ func buildCorpus(ctx context.Context, cmd *cobra.Command, f *buildFlags) error {
 			slog.Info("re-indexed BM25 from the store", "docs", c.Len())
 		}
 	}
+	if f.lshThreshold > 0 {
+		startLSH(ctx, c, lf)
+	}
 	ck, err := resumePoint(c, "build:"+key, size, mtime)
 	if err != nil {
 		c.Close()
 		return err
 	}
 	err = runCorpusBuild(ctx, c, model, r, first, "build:"+key, &ck, size, mtime, total, f.batch)
+	if err == nil && f.lshThreshold > 0 {
+		err = finishLSH(ctx, c, lf, f.lshThreshold, f.hnsw.Seed)
+	}
 	if cerr := c.Close(); err == nil {
 		err = cerr
 	}
@@ -413,13 +453,20 @@ func buildVectors(ctx context.Context, cmd *cobra.Command, f *buildFlags) error 
 	if dim == 0 {
 		return fmt.Errorf("--vectors %s holds no vectors", f.vectors)
 	}
-	c, err := openForBuild(f, dim, externalFingerprint, "")
+	lf := &index.LSHFollower{}
+	c, err := openForBuild(f, dim, externalFingerprint, "", lf)
 	if err != nil {
 		return err
+	}
+	if f.lshThreshold > 0 {
+		startLSH(ctx, c, lf)
 	}
 	ck, err := resumePoint(c, "build:"+key, size, mtime)
 	if err == nil {
 		err = runVectorBuild(ctx, c, next, "build:"+key, &ck, size, mtime, total, f.batch)
+	}
+	if err == nil && f.lshThreshold > 0 {
+		err = finishLSH(ctx, c, lf, f.lshThreshold, f.hnsw.Seed)
 	}
 	if cerr := c.Close(); err == nil {
 		err = cerr

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -66,7 +67,7 @@ type dedupFlags struct {
 	threshold, recall, background             float64
 	k, l, probes, n, maxL                     int
 	seed                                      uint64
-	force, plan                               bool
+	force, plan, saveTables                   bool
 	fields                                    corpus.Fields
 }
 
@@ -85,8 +86,11 @@ order; --representative first) or the one closest to the group's mean
 
 Vectors come from a corpus encoded with a model's document tower (--corpus
 with --model; no index needed) or from a collection built by twin build
-(--index). K, L and the probes are chosen for the threshold and --recall
-from a sample of pair cosines, unless given with --k/--l/--probes.
+(--index). With --index, the LSH tables twin build keeps in the collection
+(DIR/lsh.tables, planned for --lsh-threshold, default 0.9) are used when they
+suit --threshold; otherwise, and for --corpus, K, L and the probes are chosen
+for the threshold and --recall from a sample of pair cosines, unless given
+with --k/--l/--probes.
 
 The summary (table, or --json) reports documents, groups, documents in
 groups, the comparisons made against all n(n-1)/2 pairs, and the time.
@@ -137,6 +141,7 @@ against cosine) for --threshold, --recall and --n without reading data.`,
 	fl.Float64Var(&f.recall, "recall", 0.99, "target probability of finding a pair at the threshold (chooses K, L, probes)")
 	fl.StringVarP(&f.out, "out", "o", "", "write groups as JSON Lines here (- for stdout)")
 	fl.BoolVar(&f.force, "force", false, "replace --out if it exists")
+	fl.BoolVar(&f.saveTables, "save-tables", false, "--index: build LSH tables for --threshold and save them in the collection when it has none (or stale ones, or ones planned for a higher threshold)")
 	fl.StringVar(&f.rep, "representative", "first", "group representative: first (earliest document) or central (closest to the group mean)")
 	fl.IntVar(&f.k, "k", 0, "bits per key (0: chosen)")
 	fl.IntVar(&f.l, "l", 0, "hash tables (0: chosen)")
@@ -312,6 +317,11 @@ func runDedup(cmd *cobra.Command, f dedupFlags) error {
 	var vecs [][]float32
 	var err error
 	sum := dedupSummary{Threshold: f.threshold}
+	if f.indexDir != "" && f.k == 0 && f.l == 0 {
+		if handled, err := dedupFromTables(cmd, f, start); handled || err != nil {
+			return err
+		}
+	}
 	if f.corpusPath != "" {
 		sum.Source = f.corpusPath
 		ids, vecs, err = loadCorpusVectors(cmd, f)
@@ -368,19 +378,78 @@ func runDedup(cmd *cobra.Command, f dedupFlags) error {
 		return err
 	}
 	sum.HashSeconds = time.Since(t1).Seconds()
+	return groupAndReport(cmd, f, x, func(id uint32) string { return ids[id] }, len(keep), sum, start)
+}
 
+// dedupFromTables runs dedup over a collection's saved LSH tables when
+// they exist, match the store and were planned for a threshold at or below
+// --threshold (so recall at --threshold is at least the planned one). It
+// reports handled=false, saying why on stderr, when the caller must hash
+// in memory instead; with --save-tables it builds and saves them first.
+func dedupFromTables(cmd *cobra.Command, f dedupFlags, start time.Time) (handled bool, err error) {
+	if st, err := os.Stat(f.indexDir); err != nil || !st.IsDir() {
+		return false, fmt.Errorf("--index %s: not a collection directory", f.indexDir)
+	}
+	c, err := index.Open(f.indexDir, index.Options{ReadOnly: !f.saveTables, SkipGraph: true})
+	if err != nil {
+		return false, fmt.Errorf("open collection %s: %w", f.indexDir, err)
+	}
+	defer c.Close()
+	sum := dedupSummary{Threshold: f.threshold, Source: f.indexDir}
+	t1 := time.Now()
+	t, err := index.LoadLSH(cmd.Context(), c)
+	if f.saveTables && (err != nil || t.Threshold > f.threshold) {
+		if t, err = index.BuildLSH(cmd.Context(), c, f.threshold, f.seed); err != nil {
+			return false, err
+		}
+		if err := index.SaveLSH(c, t); err != nil {
+			return false, err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "twin: saved LSH tables for cosine %g in %s\n", f.threshold, filepath.Join(f.indexDir, index.LSHFile))
+	}
+	switch {
+	case errors.Is(err, index.ErrNoLSH):
+		fmt.Fprintf(cmd.ErrOrStderr(), "twin: %s has no LSH tables (built by an older twin, or with --lsh-threshold 0); hashing in memory — add --save-tables to keep them in the collection\n", f.indexDir)
+		return false, nil
+	case errors.Is(err, index.ErrStaleLSH), errors.Is(err, frame.ErrCorrupt):
+		fmt.Fprintf(cmd.ErrOrStderr(), "twin: ignoring the collection's LSH tables (%v); hashing in memory — add --save-tables to rebuild them\n", err)
+		return false, nil
+	case err != nil:
+		return false, err
+	case t.Threshold > f.threshold:
+		fmt.Fprintf(cmd.ErrOrStderr(), "twin: the collection's LSH tables are planned for cosine %g, above --threshold %g; hashing in memory — add --save-tables to replan them\n", t.Threshold, f.threshold)
+		return false, nil
+	}
+	sum.LoadSeconds = t1.Sub(start).Seconds()
+	o := t.Index().Options()
+	sum.Plan = lsh.Plan{K: o.K, L: o.L, Probes: o.Probes, Recall: lsh.AnyProb(f.threshold, o.K, o.L, 0)}
+	sum.HashSeconds = time.Since(t1).Seconds()
+	sum.Skipped = c.Len() - t.Index().Len()
+	docID := func(id uint32) string {
+		d, err := c.DocID(id)
+		if err != nil {
+			return fmt.Sprintf("#%d", id)
+		}
+		return d
+	}
+	return true, groupAndReport(cmd, f, t.Index(), docID, t.Index().Len(), sum, start)
+}
+
+// groupAndReport runs x's dedup, writes the groups and prints the summary.
+func groupAndReport(cmd *cobra.Command, f dedupFlags, x *lsh.Index, docID func(uint32) string, n int, sum dedupSummary, start time.Time) error {
+	var err error
 	write := func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<20)
 		enc := json.NewEncoder(bw)
-		bar := newProgress(int64(len(keep)), "dedup")
+		bar := newProgress(int64(n), "dedup")
 		st, err := x.Dedup(cmd.Context(), lsh.DedupOptions{Threshold: f.threshold, Representative: lsh.Representative(f.rep),
 			Progress: func(done int) { bar.Set(done) }}, func(g lsh.Group) error {
 			if w == io.Discard {
 				return nil
 			}
-			out := dedupGroup{Group: g.ID, Representative: ids[g.Representative], Members: make([]dedupMember, len(g.Members))}
+			out := dedupGroup{Group: g.ID, Representative: docID(g.Representative), Members: make([]dedupMember, len(g.Members))}
 			for i, m := range g.Members {
-				out.Members[i] = dedupMember{ID: ids[m.ID], Similarity: m.Similarity}
+				out.Members[i] = dedupMember{ID: docID(m.ID), Similarity: m.Similarity}
 			}
 			return enc.Encode(out)
 		})
