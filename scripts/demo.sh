@@ -10,7 +10,6 @@ cd "$(dirname "$0")/.."
 DIR=${DEMO_DIR:-/tmp/twin-demo}
 STEPS=${DEMO_STEPS:-300}
 TWIN=./bin/twin
-export TWIN_PROGRESS=${TWIN_PROGRESS:-1}
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -21,8 +20,9 @@ step "1/5 corpus: the Go standard library's doc comments ($(go env GOROOT)/src)"
 go run ./internal/tools/godoccorpus -out "$DIR/corpus.jsonl"
 head -c 300 "$DIR/corpus.jsonl"; echo " ..."
 
-step "2/5 train: self-supervised twin towers (InfoNCE on crops and title<->body pairs, IDF-weighted features), $STEPS steps"
-$TWIN train --corpus "$DIR/corpus.jsonl" --idf --steps "$STEPS" --out "$DIR/model"
+step "2/5 train: self-supervised twin towers (BCE on random crops and title<->body pairs, IDF-weighted bag, 512-d), $STEPS steps"
+$TWIN train --corpus "$DIR/corpus.jsonl" --steps "$STEPS" --out "$DIR/model" \
+  --idf --hidden= --bag-dim 512 --dim 512 --emb-lr 0.1 --loss bce --learn-scale
 
 step "3/5 build: Badger store + HNSW graph + BM25 index + LSH tables"
 $TWIN build --model "$DIR/model/model.safetensors" --corpus "$DIR/corpus.jsonl" --index "$DIR/coll"
