@@ -16,6 +16,7 @@ import (
 
 	"github.com/twinsearch/twin/encoder"
 	"github.com/twinsearch/twin/eval"
+	"github.com/twinsearch/twin/internal/frame"
 )
 
 // A synthetic bilingual task: each concept has a word in language X and an
@@ -267,5 +268,49 @@ func TestLRSchedule(t *testing.T) {
 	o.Decay = "cosine"
 	if v := o.lrAt(55); math.Abs(v-0.5) > 1e-12 {
 		t.Fatal(v)
+	}
+}
+
+func TestCheckpointCorruption(t *testing.T) {
+	dir := t.TempDir()
+	bl := newBilingual(1, 10)
+	train, _ := bl.data(2, 64, 5)
+	m := smallModel(t, encoder.Tied)
+	if _, err := Train(context.Background(), m, Data{Sources: []Source{train}}, Options{BatchSize: 16, Steps: 3, OutDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "checkpoint.bin")
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(b []byte) error {
+		os.WriteFile(path, b, 0o644)
+		m2 := smallModel(t, encoder.Tied)
+		n, _ := newNet(m2)
+		_, err := loadCheckpoint(path, m2, newStepper(n, &InfoNCE{Temperature: 0.05}, 1))
+		return err
+	}
+	if err := load(good); err != nil {
+		t.Fatalf("round trip: %v", err)
+	}
+	for _, off := range []int{3, 30, len(good) / 2, len(good) - 2} {
+		bad := append([]byte(nil), good...)
+		bad[off] ^= 0x40
+		if err := load(bad); !errors.Is(err, frame.ErrCorrupt) {
+			t.Errorf("flipped byte %d: %v", off, err)
+		}
+	}
+	for _, n := range []int{0, 10, len(good) / 3, len(good) - 1} {
+		if err := load(good[:n]); err == nil {
+			t.Errorf("truncated to %d bytes: no error", n)
+		}
+	}
+	// A checkpoint of another architecture is refused.
+	os.WriteFile(path, good, 0o644)
+	other, _ := encoder.New(encoder.Config{Features: encoder.FeatureConfig{Bits: 12}, BagDim: 64, Hidden: []int{32}, Dim: 32}, 1)
+	n, _ := newNet(other)
+	if _, err := loadCheckpoint(path, other, newStepper(n, &InfoNCE{Temperature: 0.05}, 1)); err == nil {
+		t.Error("checkpoint loaded into a different architecture")
 	}
 }
