@@ -237,3 +237,36 @@ func LoadLSH(ctx context.Context, c *Collection) (*LSHTables, error) {
 	}
 	return t, nil
 }
+
+// LSHStat describes a collection's saved LSH tables without loading them.
+type LSHStat struct {
+	Present   bool    `json:"present"`
+	Fresh     bool    `json:"fresh"` // bound to the store's current generation
+	Threshold float64 `json:"threshold"`
+	Bytes     int64   `json:"bytes"`
+}
+
+// StatLSH reads the header of DIR/lsh.tables (checksum included).
+func StatLSH(c *Collection) (LSHStat, error) {
+	path := filepath.Join(c.Dir(), LSHFile)
+	_, payload, err := frame.ReadFile(path, lshMagic, lshTablesV1, lshTablesV1)
+	if errors.Is(err, os.ErrNotExist) {
+		return LSHStat{}, nil
+	}
+	if err != nil {
+		return LSHStat{}, err
+	}
+	if len(payload) < 24 {
+		return LSHStat{}, fmt.Errorf("read %s: %w: short header", path, frame.ErrCorrupt)
+	}
+	st, err := c.Stats()
+	if err != nil {
+		return LSHStat{}, err
+	}
+	return LSHStat{
+		Present:   true,
+		Fresh:     binary.LittleEndian.Uint64(payload) == st.Generation,
+		Threshold: math.Float64frombits(binary.LittleEndian.Uint64(payload[8:])),
+		Bytes:     int64(len(payload)),
+	}, nil
+}

@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/twinsearch/twin/index"
+	"github.com/twinsearch/twin/index/bm25"
+	"github.com/twinsearch/twin/retriever"
 )
 
 func init() { register(newInfoCmd) }
@@ -52,8 +54,18 @@ collection is opened read-only and its graph is not loaded.`,
 				return err
 			}
 			man := c.Manifest()
+			ls, lerr := index.StatLSH(c)
+			bmDocs := -1
+			if bm, err := bm25.Open(retriever.BM25Dir(dir), bm25.Options{NoCreate: true}); err == nil {
+				bmDocs, _ = bm.Count()
+				bm.Close()
+			}
 			if globals.json {
-				return printJSON(cmd.OutOrStdout(), map[string]any{"index": dir, "manifest": man, "stats": st})
+				out := map[string]any{"index": dir, "manifest": man, "stats": st, "lsh": ls, "bm25_docs": bmDocs}
+				if lerr != nil {
+					out["lsh_error"] = lerr.Error()
+				}
+				return printJSON(cmd.OutOrStdout(), out)
 			}
 			t := printManifest(newTable(cmd.OutOrStdout()), dir, &man)
 			t.row("documents", st.Docs)
@@ -62,6 +74,20 @@ collection is opened read-only and its graph is not loaded.`,
 			t.row("graph snapshot", map[bool]string{true: "current", false: "stale or missing (rebuilt on next open)"}[st.SnapshotFresh])
 			t.row("last close", map[bool]string{true: "clean", false: "not clean (checked and repaired on next open)"}[st.CleanClose])
 			t.row("store bytes", st.StoreBytes)
+			switch {
+			case lerr != nil:
+				t.row("lsh tables", "unreadable: "+lerr.Error())
+			case !ls.Present:
+				t.row("lsh tables", "none (twin build --lsh-threshold T, or twin dedup --index DIR --save-tables)")
+			default:
+				t.row("lsh tables", fmt.Sprintf("planned for cosine %g, %s, %d bytes", ls.Threshold,
+					map[bool]string{true: "current", false: "stale (rebuilt by the next twin build)"}[ls.Fresh], ls.Bytes))
+			}
+			if bmDocs >= 0 {
+				t.row("bm25 documents", bmDocs)
+			} else {
+				t.row("bm25", "none (built by twin build --corpus without --no-bm25)")
+			}
 			for k, v := range st.Checkpoints {
 				t.row("checkpoint "+k, v)
 			}

@@ -210,10 +210,10 @@ func parseVector(s string) ([]float32, error) {
 
 func newSearchCmd() *cobra.Command {
 	var (
-		dir, mode, vector string
-		k, snippet        int
-		explain           bool
-		rf                retrievalFlags
+		dir, mode, vector, queryFlag string
+		k, snippet                   int
+		explain                      bool
+		rf                           retrievalFlags
 	)
 	cmd := &cobra.Command{
 		Use:   `search --index DIR [--mode dense|bm25|hybrid] [-k 10] "query"`,
@@ -241,11 +241,14 @@ text query too, hybrid uses the text for BM25.`,
 			if dir == "" {
 				return usagef("--index is required")
 			}
-			query := ""
+			if len(args) == 1 && queryFlag != "" {
+				return usagef("give the query as an argument or with --query, not both")
+			}
+			query := queryFlag
 			if len(args) == 1 {
 				query = args[0]
 			}
-			if len(args) == 0 && vector == "" {
+			if query == "" && vector == "" {
 				return usagef("give a query (or --vector)")
 			}
 			if k < 1 {
@@ -296,6 +299,7 @@ text query too, hybrid uses the text for BM25.`,
 	fl.StringVar(&mode, "mode", "", "dense, bm25 or hybrid (default: tuned, else hybrid when the collection has both)")
 	fl.IntVarP(&k, "k", "k", 10, "number of hits")
 	fl.BoolVar(&explain, "explain", false, "show each source's rank and score for every hit")
+	fl.StringVar(&queryFlag, "query", "", "the query text (instead of the argument)")
 	fl.StringVar(&vector, "vector", "", "raw query vector, comma-separated floats (dense side)")
 	fl.IntVar(&snippet, "snippet", 160, "snippet length in characters (0: none)")
 	rf.add(cmd)
