@@ -46,7 +46,17 @@ func newNet(m *encoder.Model) (*net, error) {
 		}
 		if found < 0 {
 			found = len(n.tables)
-			n.tables = append(n.tables, tw.Emb)
+			// Move the table to huge-page-advised memory (same values); every
+			// tower sharing it is repointed below.
+			moved := hugeFloats(len(tw.Emb))
+			copy(moved, tw.Emb)
+			old := &tw.Emb[0]
+			for _, other := range n.towers {
+				if other != nil && len(other.Emb) > 0 && &other.Emb[0] == old {
+					other.Emb = moved
+				}
+			}
+			n.tables = append(n.tables, moved)
 		}
 		n.tableOf[side] = found
 		for _, d := range append(append([]*encoder.Dense(nil), tw.Hidden...), tw.Proj) {

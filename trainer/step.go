@@ -29,8 +29,8 @@ type adam struct {
 func newAdam(n *net, scalars int) *adam {
 	a := &adam{}
 	for _, t := range n.tables {
-		a.tm = append(a.tm, make([]float32, len(t)))
-		a.tv = append(a.tv, make([]float32, len(t)))
+		a.tm = append(a.tm, hugeFloats(len(t)))
+		a.tv = append(a.tv, hugeFloats(len(t)))
 	}
 	for _, d := range n.dense {
 		a.dm = append(a.dm, make([]float32, len(d.W)), make([]float32, len(d.B)))

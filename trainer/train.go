@@ -254,7 +254,9 @@ type state struct {
 	Options     Options            `json:"options"`
 }
 
-// Train trains m in place on data. It writes the model, the log, the plot
+// Train trains m in place on data. It may move the towers' Emb tables to
+// new (huge-page-advised) memory with the same values, so slices of
+// m.Query.Emb taken before Train are stale afterwards. It writes the model, the log, the plot
 // and checkpoints under opt.OutDir. ctx cancellation writes a checkpoint
 // and returns ctx's error with the result so far. A non-finite loss stops
 // training with an error wrapping ErrNonFinite naming the step; the files
