@@ -343,37 +343,8 @@ var (
 // Bag computes the embedding bag h0 = Σ Val[j]·Emb[Idx[j]] into dst
 // (len BagDim, overwritten).
 func (tw *Tower) Bag(f *Features, dst []float32) {
-	dim := len(dst)
 	clear(dst)
-	row := func(id uint32) []float32 { return tw.Emb[int(id)*dim : int(id+1)*dim] }
-	j := 0
-	for ; j+4 <= len(f.Idx); j += 4 {
-		ids, v := f.Idx[j:j+4:j+4], f.Val[j:j+4:j+4]
-		axpy4(dst, row(ids[0]), row(ids[1]), row(ids[2]), row(ids[3]), v[0], v[1], v[2], v[3])
-	}
-	for ; j < len(f.Idx); j++ {
-		axpy(dst, row(f.Idx[j]), f.Val[j])
-	}
-}
-
-// axpy computes dst += a*x.
-func axpy(dst, x []float32, a float32) {
-	x = x[:len(dst)]
-	i := 0
-	for ; i+8 <= len(dst); i += 8 {
-		d, s := dst[i:i+8:i+8], x[i:i+8:i+8]
-		d[0] += a * s[0]
-		d[1] += a * s[1]
-		d[2] += a * s[2]
-		d[3] += a * s[3]
-		d[4] += a * s[4]
-		d[5] += a * s[5]
-		d[6] += a * s[6]
-		d[7] += a * s[7]
-	}
-	for ; i < len(dst); i++ {
-		dst[i] += a * x[i]
-	}
+	vec.Bag(dst, tw.Emb, f.Idx, f.Val)
 }
 
 // ForwardFeatures runs the tower on features into dst (len Dim), with act
