@@ -274,19 +274,22 @@ func (m *Model) SetIDF(idf []float32) error {
 }
 
 func activation(name string) func(x []float32) {
+	return func(x []float32) { Activate(name, x) }
+}
+
+// Activate applies the named activation ("tanh", "relu" or "identity";
+// anything else is tanh) to x in place: the function the towers use, for
+// the trainer's forward pass to match it bit for bit.
+func Activate(name string, x []float32) {
 	switch name {
 	case "relu":
-		return func(x []float32) {
-			for i, v := range x {
-				if v < 0 {
-					x[i] = 0
-				}
+		for i, v := range x {
+			if v < 0 {
+				x[i] = 0
 			}
 		}
 	case "identity":
-		return func([]float32) {}
-	}
-	return func(x []float32) {
+	default:
 		for i, v := range x {
 			x[i] = tanh32(v)
 		}
