@@ -69,7 +69,7 @@ func (s *stepper) infoNCE32(l *InfoNCE, b *batchTexts) float64 {
 			clear(g)
 			for j, wij := range w[i*m : (i+1)*m] {
 				if wij != 0 {
-					axpy32(wij, out(cand(j)), g)
+					vec.Axpy(wij, out(cand(j)), g)
 				}
 			}
 		}
@@ -80,7 +80,7 @@ func (s *stepper) infoNCE32(l *InfoNCE, b *batchTexts) float64 {
 			clear(g)
 			for i := 0; i < n; i++ {
 				if wij := w[i*m+j]; wij != 0 {
-					axpy32(wij, out(i), g)
+					vec.Axpy(wij, out(i), g)
 				}
 			}
 		}
@@ -123,7 +123,7 @@ func (s *stepper) infoNCE32(l *InfoNCE, b *batchTexts) float64 {
 		for i := lo; i < hi; i++ {
 			g := s.gOut[cand(i)]
 			for j := 0; j < n; j++ {
-				axpy32(w2[i*n+j], out(j), g)
+				vec.Axpy(w2[i*n+j], out(j), g)
 			}
 		}
 	})
@@ -131,7 +131,7 @@ func (s *stepper) infoNCE32(l *InfoNCE, b *batchTexts) float64 {
 		for j := lo; j < hi; j++ {
 			g := s.gOut[j]
 			for i := 0; i < n; i++ {
-				axpy32(w2[i*n+j], out(cand(i)), g)
+				vec.Axpy(w2[i*n+j], out(cand(i)), g)
 			}
 		}
 	})
@@ -207,7 +207,7 @@ func (s *stepper) bce32(l *BCE, b *batchTexts) float64 {
 			clear(g)
 			for j, wij := range w[i*m : (i+1)*m] {
 				if wij != 0 {
-					axpy32(wij, out(cand(j)), g)
+					vec.Axpy(wij, out(cand(j)), g)
 				}
 			}
 		}
@@ -218,7 +218,7 @@ func (s *stepper) bce32(l *BCE, b *batchTexts) float64 {
 			clear(g)
 			for i := 0; i < n; i++ {
 				if wij := w[i*m+j]; wij != 0 {
-					axpy32(wij, out(i), g)
+					vec.Axpy(wij, out(i), g)
 				}
 			}
 		}

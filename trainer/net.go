@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/twinsearch/twin/encoder"
+	"github.com/twinsearch/twin/internal/vec"
 	"github.com/viterin/vek/vek32"
 )
 
@@ -98,27 +99,13 @@ func (n *net) newTrace() *trace {
 // forward runs side's tower on t.feat, exactly as encoder.Model.ForwardFeatures does.
 func (n *net) forward(t *trace) {
 	emb := n.tables[n.tableOf[t.side]]
-	d := n.bagDim
 	h0 := t.h[0]
 	clear(h0)
-	if useAVX2 && d%32 == 0 {
-		// Bounds: every id < buckets is checked by newNet's table size and the
-		// featurizer's mask; check anyway, the kernel does not.
-		for _, id := range t.feat.Idx {
-			if int(id) >= n.buckets {
-				panic("trainer: feature id outside the embedding table")
-			}
-		}
-		bagAVX2(h0, emb, t.feat.Idx, t.feat.Val[:len(t.feat.Idx)])
-	} else {
-		for j, id := range t.feat.Idx {
-			axpy32(t.feat.Val[j], emb[int(id)*d:int(id+1)*d], h0)
-		}
-	}
+	vec.Bag(h0, emb, t.feat.Idx, t.feat.Val[:len(t.feat.Idx)])
 	ls := n.layers[t.side]
 	for l, k := range ls[:len(ls)-1] {
 		n.dense[k].Forward(t.h[l], t.h[l+1])
-		activate(n.act, t.h[l+1])
+		encoder.Activate(n.act, t.h[l+1])
 	}
 	n.dense[ls[len(ls)-1]].Forward(t.h[len(t.h)-1], t.z)
 	var s float64
@@ -135,34 +122,6 @@ func (n *net) forward(t *trace) {
 		t.norm = 0
 		clear(t.out)
 	}
-}
-
-func activate(act string, x []float32) {
-	switch act {
-	case "relu":
-		for i, v := range x {
-			if v < 0 {
-				x[i] = 0
-			}
-		}
-	case "identity":
-	default:
-		for i, v := range x {
-			x[i] = tanh32(v)
-		}
-	}
-}
-
-// tanh32 matches the encoder's float32 tanh.
-func tanh32(x float32) float32 {
-	if x > 9 {
-		return 1
-	}
-	if x < -9 {
-		return -1
-	}
-	e := float32(math.Exp(float64(2 * x)))
-	return (e - 1) / (e + 1)
 }
 
 // grads holds the dense-layer gradients of one worker.
@@ -242,35 +201,11 @@ func (n *net) backward(t *trace, gOut []float32, g *grads) {
 				continue
 			}
 			gb[o] += v
-			axpy32(v, in, gw[o*d.In:(o+1)*d.In])
-			axpy32(v, d.W[o*d.In:(o+1)*d.In], gin)
+			vec.Axpy(v, in, gw[o*d.In:(o+1)*d.In])
+			vec.Axpy(v, d.W[o*d.In:(o+1)*d.In], gin)
 		}
 		gcur = gin
 		cur, next = next, cur
 	}
 	_ = cur
-}
-
-// axpy32 computes y += a*x.
-func axpy32(a float32, x, y []float32) {
-	x = x[:len(y)]
-	i := 0
-	if useAVX2 && len(y) >= 8 {
-		axpyAVX2(a, x, y)
-		i = len(y) &^ 7
-	}
-	for ; i+8 <= len(y); i += 8 {
-		d, s := y[i:i+8:i+8], x[i:i+8:i+8]
-		d[0] += a * s[0]
-		d[1] += a * s[1]
-		d[2] += a * s[2]
-		d[3] += a * s[3]
-		d[4] += a * s[4]
-		d[5] += a * s[5]
-		d[6] += a * s[6]
-		d[7] += a * s[7]
-	}
-	for ; i < len(y); i++ {
-		y[i] += a * x[i]
-	}
 }

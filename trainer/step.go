@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/twinsearch/twin/encoder"
+	"github.com/twinsearch/twin/internal/vec"
 )
 
 // batchTexts is one mini-batch as texts: Q[i] (query tower) pairs with
@@ -155,7 +156,7 @@ func (s *sparseGrad) sortOccurrences(traces []*trace, n *net, ti int) {
 func (s *sparseGrad) rowGrad(sl int, traces []*trace, dst []float32) {
 	clear(dst)
 	for k := s.start[sl]; k < s.start[sl+1]; k++ {
-		axpy32(s.occV[k], traces[s.occT[k]].gBag, dst)
+		vec.Axpy(s.occV[k], traces[s.occT[k]].gBag, dst)
 	}
 }
 
