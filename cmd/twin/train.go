@@ -61,6 +61,12 @@ scores, F1 at the best threshold for binary labels), or for --beir a dev split
 carved from the training qrels (--dev-frac, default 0.1) or --dev-split NAME.
 
 Losses: ` + strings.Join(trainer.LossNames, ", ") + `.
+The defaults are the configuration measured best on SciFact (bench/RESULTS.md):
+BCE with a learnt scale, an IDF-weighted 512-wide bag, no hidden layer, 512-d
+output, embedding learning rate 0.1. DESIGN.md's tower is --hidden 256
+--bag-dim 256 --dim 256 --idf=false --loss infonce --emb-lr 0.01. For graded
+pair scores (STS) use --loss mse or cosent.
+
 Every flag can also come from --config FILE.json whose keys are flag names
 (e.g. {"loss": "cosent", "lr": 2e-4, "pairs": ["a.tsv"]}); flags given on the
 command line win. Kill it at any moment and rerun with --resume to continue.`,
@@ -83,13 +89,13 @@ command line win. Kill it at any moment and rerun with --resume to continue.`,
 	fl.StringVarP(&f.out, "out", "o", "", "output directory: model.safetensors, train.jsonl, train.png, checkpoint.bin (required)")
 	fl.StringVar(&f.initModel, "init-model", "", "start from this model file instead of a random one")
 	fl.IntVar(&f.bits, "bits", 18, "log2 of the feature hash buckets")
-	fl.IntVar(&f.bagDim, "bag-dim", 256, "embedding bag width")
-	fl.StringVar(&f.hidden, "hidden", "256", `hidden layer widths, comma-separated ("" for none)`)
+	fl.IntVar(&f.bagDim, "bag-dim", 512, "embedding bag width")
+	fl.StringVar(&f.hidden, "hidden", "", `hidden layer widths, comma-separated ("" for none: the untrained tower is a random projection of TF-IDF)`)
 	fl.StringVar(&f.activation, "activation", "tanh", "hidden activation: tanh, relu or identity")
-	fl.IntVar(&f.dim, "dim", 256, "output dimension")
+	fl.IntVar(&f.dim, "dim", 512, "output dimension")
 	fl.StringVar(&f.tying, "tying", "tied", "tied (Siamese), untied (two towers) or heads (shared body, own projections)")
 	fl.Uint64Var(&f.modelSeed, "model-seed", 1, "seed of the random initialisation")
-	fl.BoolVar(&f.idf, "idf", false, "weight features by IDF computed over the corpus (--corpus or the BEIR corpus), else over the pair texts")
+	fl.BoolVar(&f.idf, "idf", true, "weight features by IDF computed over the corpus (--corpus or the BEIR corpus), else over the pair texts")
 
 	fl.StringArrayVar(&f.pairs, "pairs", nil, "pair file (repeatable)")
 	fl.StringArrayVar(&f.triplets, "triplets", nil, "triplet file (repeatable)")
@@ -108,19 +114,19 @@ command line win. Kill it at any moment and rerun with --resume to continue.`,
 	fl.StringVar(&f.devBeirSplit, "dev-split", "", "BEIR: use this qrels split as dev instead of carving one")
 
 	o := &f.opt
-	fl.StringVar(&o.Loss, "loss", "infonce", "loss: "+strings.Join(trainer.LossNames, ", "))
+	fl.StringVar(&o.Loss, "loss", "bce", "loss: "+strings.Join(trainer.LossNames, ", "))
 	fl.Float64Var(&f.temperature, "temperature", 0.05, "InfoNCE temperature")
 	fl.BoolVar(&f.symmetric, "symmetric", false, "InfoNCE: add the document -> query direction")
 	fl.Float64Var(&f.margin, "margin", 0, "contrastive (default 0.5) / triplet (default 0.2) margin")
 	fl.StringVar(&f.distance, "distance", "euclidean", "contrastive/triplet distance: euclidean or cosine")
 	fl.Float64Var(&f.scale, "scale", 0, "BCE initial scale (default 10) / CoSENT scale (default 20)")
 	fl.Float64Var(&f.bias, "bias", 0, "BCE initial bias (default -5)")
-	fl.BoolVar(&f.learnScale, "learn-scale", false, "BCE: learn scale and bias")
+	fl.BoolVar(&f.learnScale, "learn-scale", true, "BCE: learn scale and bias (--learn-scale=false keeps them fixed)")
 	fl.IntVar(&o.BatchSize, "batch", 256, "batch size (pairs)")
 	fl.IntVar(&o.Steps, "steps", 0, "optimiser steps (0: --epochs)")
 	fl.Float64Var(&o.Epochs, "epochs", 1, "passes over the data when --steps is 0")
 	fl.Float64Var(&o.LR, "lr", 1e-3, "learning rate of the dense layers")
-	fl.Float64Var(&o.EmbLR, "emb-lr", 0, "learning rate of the embedding table (default 10 x --lr)")
+	fl.Float64Var(&o.EmbLR, "emb-lr", 0.1, "learning rate of the embedding table (rows are touched rarely: they need a high one)")
 	fl.Float64Var(&o.WeightDecay, "weight-decay", 0.01, "AdamW weight decay of the dense layers")
 	fl.Float64Var(&o.EmbWeightDecay, "emb-weight-decay", 0, "AdamW weight decay of the embedding rows touched")
 	fl.IntVar(&o.Warmup, "warmup", 0, "warm-up steps (default 5% of the steps)")
