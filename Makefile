@@ -7,7 +7,10 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 20s
 DEMO_DIR  ?= /tmp/twin-demo
 
-.PHONY: all build test race lint fuzz bench demo clean
+DATA      ?= $(abspath ../shared/data)
+
+.PHONY: all build test race lint fuzz bench bench-ann bench-lsh demo clean \
+	experiment-trainer experiment-retrieval experiment-entitymatch
 
 all: build
 
@@ -40,6 +43,22 @@ fuzz:
 # Benchmarks and long experiments; results are recorded in bench/RESULTS.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./encoder/ ./index/ ./lsh/ ./trainer/ | tee bench/last-bench.txt
+
+# Long runs behind their own targets (minutes each; one at a time on 2 cores).
+bench-ann:
+	$(GO) run ./bench/ann -data $(DATA)/ann -name gmm100k -repeat 5 -plot bench/ann-recall-qps.png
+
+bench-lsh:
+	$(GO) run ./bench/lsh -mode synth -n 100000 -oracle
+
+experiment-trainer:
+	DATA=$(DATA) ./scripts/experiment-trainer.sh all
+
+experiment-retrieval:
+	DATA=$(DATA) ./scripts/experiment-retrieval.sh
+
+experiment-entitymatch:
+	$(GO) run ./bench/entitymatch -data $(DATA) -steps 600
 
 demo: build
 	DEMO_DIR=$(DEMO_DIR) ./scripts/demo.sh

@@ -2,7 +2,7 @@
 # Trainer experiments of bench/results-trainer.md (issue 3). Long: run one at
 # a time on a quiet machine. Usage: scripts/experiment-trainer.sh [zeroshot|supervised|stsb|throughput|all]
 set -eu
-DATA=${DATA:-/work/shared/data}
+DATA=${DATA:-$(cd "$(dirname "$0")/../.." && pwd)/shared/data}
 OUT=${OUT:-/tmp/twin-trainer-exp}
 TWIN=${TWIN:-$OUT/twin}
 mkdir -p "$OUT"
