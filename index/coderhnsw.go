@@ -15,7 +15,7 @@ import (
 
 // CoderHNSW adapts github.com/coder/hnsw v0.6.1 to VectorIndex. It exists
 // for the benchmark tables only: measured on this machine (go run
-// ./bench/ann; bench/results-index.md) it reaches recall@10 of 0.065-0.073
+// ./bench/ann; bench/RESULTS.md) it reaches recall@10 of 0.065-0.073
 // on gmm100k (100k x 128, M=16) at every ef from 16 to 256 — ef does not
 // change its results (its result set is bounded by k rather than ef and its
 // heap evicts the wrong end) — against 0.983 for twin's HNSW at ef=64; its

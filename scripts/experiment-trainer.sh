@@ -1,5 +1,5 @@
 #!/bin/sh
-# Trainer experiments of bench/results-trainer.md (issue 3). Long: run one at
+# Trainer experiments of bench/RESULTS.md (Trainer section) (issue 3). Long: run one at
 # a time on a quiet machine. Usage: scripts/experiment-trainer.sh [zeroshot|supervised|stsb|throughput|all]
 set -eu
 DATA=${DATA:-$(cd "$(dirname "$0")/../.." && pwd)/shared/data}

@@ -2,7 +2,7 @@
 // recall on synthetic vectors with planted near-duplicate groups, LSH as an
 // ANN index on the gmm fvecs sets (recall@10 vs gt.ivecs, QPS), and
 // candidate recall on embeddings of a real corpus (SciFact encoded with a
-// random-init twin model). Results are recorded in bench/results-lsh.md.
+// random-init twin model). Results are recorded in bench/RESULTS.md.
 //
 //	go run ./bench/lsh -mode synth -n 100000 -oracle
 //	go run ./bench/lsh -mode synth -n 1000000

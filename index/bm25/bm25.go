@@ -57,7 +57,7 @@ type Options struct {
 	// K1 is BM25's term-frequency saturation; 0 means 1.2 (Lucene's
 	// default). Chosen over Anserini's 0.9/0.4 on SciFact *train* queries
 	// (nDCG@10 0.7003 vs 0.6962); test agrees (0.6846 vs 0.6795). See
-	// bench/results-retrieval.md.
+	// bench/RESULTS.md.
 	K1 float64
 	// B is BM25's length normalisation in [0, 1]; 0 means 0.75 unless
 	// NoLengthNorm is set.
