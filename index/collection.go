@@ -702,40 +702,43 @@ func encodeVec(v []float32) []byte {
 
 func (c *Collection) iterateVectors(ctx context.Context, fn func(id uint32, v []float32) error) error {
 	buf := make([]float32, 0, c.man.Dim)
+	opt := badger.IteratorOptions{Prefix: prefixVec, PrefetchValues: true, PrefetchSize: 256}
+	return c.scan(ctx, opt, func(_ *badger.Txn, item *badger.Item) error {
+		k := item.Key()
+		if len(k) != len(prefixVec)+4 {
+			return fmt.Errorf("%w: vector key %q", frame.ErrCorrupt, k)
+		}
+		var err error
+		err = item.Value(func(b []byte) error {
+			buf, err = decodeVec(b, c.man.Dim, buf)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return fn(binary.BigEndian.Uint32(k[len(prefixVec):]), buf)
+	})
+}
+
+// scan calls fn for every key under opt.Prefix in one read transaction,
+// in key order, checking ctx every 1024 keys.
+func (c *Collection) scan(ctx context.Context, opt badger.IteratorOptions, fn func(txn *badger.Txn, item *badger.Item) error) error {
 	return c.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixVec, PrefetchValues: true, PrefetchSize: 256})
+		it := txn.NewIterator(opt)
 		defer it.Close()
-		for n := 0; ; n++ {
-			if n == 0 {
-				it.Rewind()
-			} else {
-				it.Next()
-			}
-			if !it.Valid() {
-				return nil
-			}
+		n := 0
+		for it.Rewind(); it.Valid(); it.Next() {
 			if n%1024 == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
 			}
-			item := it.Item()
-			k := item.Key()
-			if len(k) != len(prefixVec)+4 {
-				return fmt.Errorf("%w: vector key %q", frame.ErrCorrupt, k)
-			}
-			var err error
-			err = item.Value(func(b []byte) error {
-				buf, err = decodeVec(b, c.man.Dim, buf)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			if err := fn(binary.BigEndian.Uint32(k[len(prefixVec):]), buf); err != nil {
+			n++
+			if err := fn(txn, it.Item()); err != nil {
 				return err
 			}
 		}
+		return nil
 	})
 }
 
@@ -1201,33 +1204,17 @@ func (c *Collection) IterateDocs(ctx context.Context, fn func(id uint32, d Doc) 
 	if err := c.checkOpen(); err != nil {
 		return err
 	}
-	return c.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixName})
-		defer it.Close()
-		for n := 0; ; n++ {
-			if n == 0 {
-				it.Rewind()
-			} else {
-				it.Next()
-			}
-			if !it.Valid() {
-				return nil
-			}
-			if n%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			k := it.Item().Key()
-			id := binary.BigEndian.Uint32(k[len(prefixName):])
-			d, err := c.readDoc(txn, id)
-			if err != nil {
-				return fmt.Errorf("document %d: %w", id, err)
-			}
-			if err := fn(id, d); err != nil {
-				return err
-			}
+	return c.scan(ctx, badger.IteratorOptions{Prefix: prefixName}, func(txn *badger.Txn, item *badger.Item) error {
+		k := item.Key()
+		if len(k) != len(prefixName)+4 {
+			return fmt.Errorf("%w: name key %q", frame.ErrCorrupt, k)
 		}
+		id := binary.BigEndian.Uint32(k[len(prefixName):])
+		d, err := c.readDoc(txn, id)
+		if err != nil {
+			return fmt.Errorf("document %d: %w", id, err)
+		}
+		return fn(id, d)
 	})
 }
 

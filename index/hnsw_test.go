@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -175,8 +176,14 @@ func TestHNSWDelete(t *testing.T) {
 			if r < 0.95 {
 				t.Fatalf("recall %.4f < 0.95", r)
 			}
-			// Re-add the deleted ids: they come back.
+			// Re-add the deleted ids, in id order so the graph (and the
+			// recall below) is the same on every run: they come back.
+			readd := make([]uint32, 0, len(deleted))
 			for id := range deleted {
+				readd = append(readd, id)
+			}
+			slices.Sort(readd)
+			for _, id := range readd {
 				if err := h.Add(id, data[id]); err != nil {
 					t.Fatal(err)
 				}
@@ -185,7 +192,7 @@ func TestHNSWDelete(t *testing.T) {
 			if h.Len() != n {
 				t.Fatalf("Len after re-add %d", h.Len())
 			}
-			for id := range deleted {
+			for _, id := range readd {
 				hits, _ := h.Search(data[id], 1, 64)
 				if len(hits) == 0 || hits[0].Score < 0.999 {
 					t.Fatalf("re-added id %d not found by its own vector: %v", id, hits)

@@ -21,6 +21,8 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
 
+	"github.com/twinsearch/twin/internal/corpus"
+
 	// analyzers selectable by name
 	_ "github.com/blevesearch/bleve/v2/analysis/analyzer/simple"
 	_ "github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
@@ -118,15 +120,7 @@ type Doc struct {
 	ID, Title, Text string
 }
 
-func (d *Doc) body() string {
-	switch {
-	case d.Title == "":
-		return d.Text
-	case d.Text == "":
-		return d.Title
-	}
-	return d.Title + "\n\n" + d.Text
-}
+func (d *Doc) body() string { return corpus.Body(d.Title, d.Text) }
 
 // Hit is a scored document; higher is better.
 type Hit struct {

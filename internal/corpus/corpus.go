@@ -42,14 +42,18 @@ type Doc struct {
 
 // Body returns the text to encode or index: title and text joined by a
 // blank line, or whichever is non-empty.
-func (d *Doc) Body() string {
+func (d *Doc) Body() string { return Body(d.Title, d.Text) }
+
+// Body joins a title and a text as twin encodes and indexes them: with a
+// blank line between, or whichever is non-empty.
+func Body(title, text string) string {
 	switch {
-	case d.Title == "":
-		return d.Text
-	case d.Text == "":
-		return d.Title
+	case title == "":
+		return text
+	case text == "":
+		return title
 	}
-	return d.Title + "\n\n" + d.Text
+	return title + "\n\n" + text
 }
 
 // Fields names the JSON fields to read. The zero value reads BEIR's
