@@ -28,6 +28,21 @@ import (
 	"github.com/twinsearch/twin/trainer"
 )
 
+// Architecture flags; the defaults are twin train's (the configuration the
+// SciFact and STS-B experiments measured best).
+var (
+	dimFlag    = flag.Int("dim", 512, "bag width and output dimension")
+	hiddenFlag = flag.Int("hidden", 0, "hidden layer width (0: none)")
+	embLR      = flag.Float64("emb-lr", 0.1, "embedding-table learning rate")
+)
+
+func hiddenLayers() []int {
+	if *hiddenFlag == 0 {
+		return []int{}
+	}
+	return []int{*hiddenFlag}
+}
+
 func main() {
 	data := flag.String("data", "../shared/data", "shared data directory")
 	only := flag.String("datasets", "dblp_acm,abt_buy,amazon_google,walmart_amazon", "comma-separated DeepMatcher datasets")
@@ -94,7 +109,7 @@ func (ds *dataset) toPairs(ps []matchdata.Pair) (*trainer.Pairs, error) {
 }
 
 func train(ctx context.Context, name string, corpus []string, tr, dev *trainer.Pairs, steps int, loss string, lr float64, bits int, margin float64) (*encoder.Model, float64, error) {
-	m, err := encoder.New(encoder.Config{Features: encoder.FeatureConfig{Bits: bits}}, 1)
+	m, err := encoder.New(encoder.Config{Features: encoder.FeatureConfig{Bits: bits}, BagDim: *dimFlag, Hidden: hiddenLayers(), Dim: *dimFlag}, 1)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -112,7 +127,7 @@ func train(ctx context.Context, name string, corpus []string, tr, dev *trainer.P
 	defer os.RemoveAll(out)
 	start := time.Now()
 	res, err := trainer.Train(ctx, m, trainer.Data{Sources: []trainer.Source{tr}, Dev: &trainer.PairsDev{P: dev}}, trainer.Options{
-		Loss: loss, LossOptions: trainer.LossOptions{Margin: margin}, Steps: steps, LR: lr, BatchSize: 128,
+		Loss: loss, LossOptions: trainer.LossOptions{Margin: margin, LearnScale: loss == "bce"}, Steps: steps, LR: lr, EmbLR: *embLR, BatchSize: 128,
 		OutDir: out, EvalEvery: max(1, steps/10), Seed: 1,
 	})
 	if err != nil {
