@@ -54,7 +54,7 @@ func newBuildCmd() *cobra.Command {
 	var f buildFlags
 	cmd := &cobra.Command{
 		Use:   "build --model M --corpus corpus.jsonl --index DIR",
-		Short: "Encode a corpus (or load vectors) into a collection: Badger store + HNSW graph",
+		Short: "Encode a corpus (or load vectors) into a collection: Badger store, HNSW graph, BM25 index, LSH tables",
 		Long: `Build (or extend) the collection in DIR.
 
 With --model and --corpus, documents are read from BEIR-style JSON Lines
