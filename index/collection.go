@@ -524,7 +524,7 @@ func (c *Collection) readGraph() (*HNSW, uint64, error) {
 
 // writeGraphLocked saves the graph, then the generation file naming it.
 func (c *Collection) writeGraphLocked() error {
-	if c.opt.ReadOnly || c.graphSeq == c.seq {
+	if c.opt.ReadOnly || c.graph == nil || c.graphSeq == c.seq {
 		return nil
 	}
 	b, err := c.graph.MarshalBinary()
@@ -848,6 +848,9 @@ func (c *Collection) checkWritable() error {
 	}
 	if c.opt.ReadOnly {
 		return fmt.Errorf("index %s is open read-only", c.dir)
+	}
+	if c.graph == nil {
+		return fmt.Errorf("index %s is open without its graph (SkipGraph): writes are refused", c.dir)
 	}
 	return nil
 }

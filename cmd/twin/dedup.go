@@ -390,7 +390,9 @@ func dedupFromTables(cmd *cobra.Command, f dedupFlags, start time.Time) (handled
 	if st, err := os.Stat(f.indexDir); err != nil || !st.IsDir() {
 		return false, fmt.Errorf("--index %s: not a collection directory", f.indexDir)
 	}
-	c, err := index.Open(f.indexDir, index.Options{ReadOnly: !f.saveTables, SkipGraph: true})
+	// Read-only even with --save-tables: the tables are a file of their
+	// own, bound to the store's generation, and the store is not written.
+	c, err := index.Open(f.indexDir, index.Options{ReadOnly: true, SkipGraph: true})
 	if err != nil {
 		return false, fmt.Errorf("open collection %s: %w", f.indexDir, err)
 	}

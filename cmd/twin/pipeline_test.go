@@ -108,3 +108,41 @@ func TestPipeline(t *testing.T) {
 		}
 	}
 }
+
+// TestDedupWithoutTables builds a collection without LSH tables (as an
+// older twin would have), checks dedup still groups by hashing in memory,
+// and that --save-tables stores tables that later runs use.
+func TestDedupWithoutTables(t *testing.T) {
+	dir := t.TempDir()
+	beir := filepath.Join(dir, "beir")
+	writeTinyBEIR(t, beir)
+	model := filepath.Join(dir, "m.twin")
+	coll := filepath.Join(dir, "coll")
+	if _, err := twinCLI(t, "", "model", "init", "--out", model, "--bits", "12", "--bag-dim", "32", "--hidden", "", "--dim", "32"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := twinCLI(t, "", "build", "--model", model, "--corpus", filepath.Join(beir, "corpus.jsonl"), "--index", coll, "--lsh-threshold", "0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(coll, "lsh.tables")); err == nil {
+		t.Fatal("--lsh-threshold 0 still wrote tables")
+	}
+	info, err := twinCLI(t, "", "info", "--index", coll)
+	if err != nil || !strings.Contains(info, "lsh tables") || !strings.Contains(info, "none") {
+		t.Fatalf("info without tables: %v\n%s", err, info)
+	}
+	out, err := twinCLI(t, "", "dedup", "--index", coll, "--threshold", "0.95", "--out", "-", "--save-tables")
+	if err != nil || !strings.Contains(out, `"d6"`) {
+		t.Fatalf("dedup --save-tables: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(coll, "lsh.tables")); err != nil {
+		t.Fatalf("--save-tables wrote nothing: %v", err)
+	}
+	info, _ = twinCLI(t, "", "info", "--index", coll, "--json")
+	if !strings.Contains(info, `"present": true`) || !strings.Contains(info, `"fresh": true`) {
+		t.Fatalf("info after --save-tables:\n%s", info)
+	}
+	if _, err := twinCLI(t, "", "build", "--lsh-threshold", "1.5", "--model", model, "--corpus", filepath.Join(beir, "corpus.jsonl"), "--index", coll); err == nil || exitCode(err) != 2 {
+		t.Fatalf("--lsh-threshold 1.5: %v", err)
+	}
+}
