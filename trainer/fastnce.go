@@ -62,29 +62,7 @@ func (s *stepper) infoNCE32(l *InfoNCE, b *batchTexts) float64 {
 		loss += v
 	}
 	loss /= float64(n)
-	// gQ_i = sum_j w_ij C_j ; gC_j = sum_i w_ij Q_i.
-	s.parallel(n, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g := s.gOut[i]
-			clear(g)
-			for j, wij := range w[i*m : (i+1)*m] {
-				if wij != 0 {
-					vec.Axpy(wij, out(cand(j)), g)
-				}
-			}
-		}
-	})
-	s.parallel(m, func(_, lo, hi int) {
-		for j := lo; j < hi; j++ {
-			g := s.gOut[cand(j)]
-			clear(g)
-			for i := 0; i < n; i++ {
-				if wij := w[i*m+j]; wij != 0 {
-					vec.Axpy(wij, out(i), g)
-				}
-			}
-		}
-	})
+	s.pairGrads(w, n, m, nq)
 	if !l.Symmetric {
 		return loss
 	}
@@ -201,20 +179,30 @@ func (s *stepper) bce32(l *BCE, b *batchTexts) float64 {
 			l.grads[1] += p.gb
 		}
 	}
+	s.pairGrads(w, n, m, nq)
+	return loss * inv
+}
+
+// pairGrads turns the n x m matrix w of d loss / d (Q_i . C_j) into the
+// output gradients gQ_i = sum_j w_ij C_j and gC_j = sum_i w_ij Q_i, where
+// query i is trace i and candidate j is trace nq+j, in parallel over rows
+// and then columns.
+func (s *stepper) pairGrads(w []float32, n, m, nq int) {
+	out := func(k int) []float32 { return s.traces[k].out }
 	s.parallel(n, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			g := s.gOut[i]
 			clear(g)
 			for j, wij := range w[i*m : (i+1)*m] {
 				if wij != 0 {
-					vec.Axpy(wij, out(cand(j)), g)
+					vec.Axpy(wij, out(nq+j), g)
 				}
 			}
 		}
 	})
 	s.parallel(m, func(_, lo, hi int) {
 		for j := lo; j < hi; j++ {
-			g := s.gOut[cand(j)]
+			g := s.gOut[nq+j]
 			clear(g)
 			for i := 0; i < n; i++ {
 				if wij := w[i*m+j]; wij != 0 {
@@ -223,5 +211,4 @@ func (s *stepper) bce32(l *BCE, b *batchTexts) float64 {
 			}
 		}
 	})
-	return loss * inv
 }
