@@ -507,6 +507,22 @@ func (s *scorer) termScore(w float64, p *index.TermFieldDoc) float64 {
 	return w * tf / (tf + s.k1*(1-s.b+s.b*l/s.avgdl))
 }
 
+// term opens the postings of query term i and returns them with the
+// term's weight (idf times its query weight); a nil reader means no
+// document holds the term.
+func (s *scorer) term(ctx context.Context, i int) (index.TermFieldReader, float64, error) {
+	tfr, err := s.r.TermFieldReader(ctx, []byte(s.terms[i]), bodyField, true, true, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	df := tfr.Count()
+	if df == 0 {
+		tfr.Close()
+		return nil, 0, nil
+	}
+	return tfr, s.idf(df) * s.weights[i], nil
+}
+
 func (s *scorer) idf(df uint64) float64 {
 	d := float64(df)
 	return math.Log(1 + (s.n-d+0.5)/(d+0.5))
@@ -531,20 +547,17 @@ func (ix *Index) Search(ctx context.Context, query string, k int) ([]Hit, error)
 	defer s.r.Close()
 	var acc accumulator
 	var tfd index.TermFieldDoc
-	for i, t := range s.terms {
+	for i := range s.terms {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		tfr, err := s.r.TermFieldReader(ctx, []byte(t), bodyField, true, true, false)
+		tfr, w, err := s.term(ctx, i)
 		if err != nil {
 			return nil, err
 		}
-		df := tfr.Count()
-		if df == 0 {
-			tfr.Close()
+		if tfr == nil {
 			continue
 		}
-		w := s.idf(df) * s.weights[i]
 		for {
 			p, err := tfr.Next(tfd.Reset())
 			if err != nil {
@@ -694,20 +707,17 @@ func (ix *Index) Score(ctx context.Context, query string, ids []string) ([]float
 	sort.Slice(slots, func(i, j int) bool { return slots[i].num < slots[j].num })
 	var tfd index.TermFieldDoc
 	buf := make(index.IndexInternalID, 8)
-	for i, t := range s.terms {
+	for i := range s.terms {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		tfr, err := s.r.TermFieldReader(ctx, []byte(t), bodyField, true, true, false)
+		tfr, w, err := s.term(ctx, i)
 		if err != nil {
 			return nil, err
 		}
-		df := tfr.Count()
-		if df == 0 {
-			tfr.Close()
+		if tfr == nil {
 			continue
 		}
-		w := s.idf(df) * s.weights[i]
 		var p *index.TermFieldDoc
 		for j := 0; j < len(slots); j++ {
 			if p != nil && p.ID.Value() > slots[j].num {
